@@ -1,0 +1,250 @@
+"""Everything mimo shows: answers on stdout, everything else (reasoning, usage, notices, errors) on stderr.
+
+Three renderers share one small interface (``delta``, ``finish``): rich Markdown for a terminal, plain
+text for pipes, and one JSON record for ``--json``. rich is imported only when something is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, TYPE_CHECKING, Any
+
+from mimo_cli.errors import MimoError, redact
+from mimo_cli.result import Result, usage_numbers
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_consoles: dict[str, Console] = {}
+
+
+def use_utf8() -> None:
+    """Write UTF-8 whatever the locale (LANG=C must not crash on Chinese text)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            try:
+                reconfigure(encoding="utf-8", errors="replace")
+            except (ValueError, OSError):  # a stream that cannot be reconfigured: leave it
+                pass
+
+
+def console(stderr: bool = True) -> Console:
+    """The rich console for stderr (default) or stdout; NO_COLOR and non-terminals get no colour codes."""
+    name = "err" if stderr else "out"
+    stream = sys.stderr if stderr else sys.stdout
+    cached = _consoles.get(name)
+    if cached is None or cached.file is not stream:
+        from rich.console import Console
+
+        cached = Console(file=stream, highlight=False, soft_wrap=not stream.isatty())
+        _consoles[name] = cached
+    return cached
+
+
+def stdout_is_terminal() -> bool:
+    return console(stderr=False).is_terminal
+
+
+def _line(label: str, style: str, message: str) -> None:
+    from rich.text import Text
+
+    text = Text()
+    text.append(f"{label}:", style=style)
+    text.append(" " + redact(message))
+    console().print(text, soft_wrap=True)
+
+
+def error(e: MimoError) -> None:
+    _line("error", "bold red", e.message)
+    if e.hint:
+        _line("hint", "cyan", e.hint)
+
+
+def warning(message: str, hint: str | None = None) -> None:
+    _line("warning", "bold yellow", message)
+    if hint:
+        _line("hint", "cyan", hint)
+
+
+def info(message: str) -> None:
+    console().print(redact(message), style="dim", soft_wrap=True, markup=False)
+
+
+# -- usage ------------------------------------------------------------------------------------------------
+
+
+def usage_line(result: Result) -> str:
+    """``tokens: 1,278 prompt (1,170 video, 20 audio, 47 cached) · 210 completion (101 reasoning) · ...``"""
+    n = usage_numbers(result.usage)
+
+    def fmt(value: int | None) -> str:
+        return "?" if value is None else f"{value:,}"
+
+    parts = []
+    if result.usage:
+        details = [f"{n[k]:,} {k}" for k in ("video", "audio", "image", "cached") if n[k]]
+        parts.append(f"{fmt(n['prompt'])} prompt" + (f" ({', '.join(details)})" if details else ""))
+        completion = f"{fmt(n['completion'])} completion"
+        if n["reasoning"]:
+            completion += f" ({n['reasoning']:,} reasoning)"
+        parts.append(completion)
+        parts.append(f"{fmt(n['total'])} total")
+    else:
+        parts.append("no usage reported")
+    parts.append(f"{result.elapsed_s:.1f} s")
+    return "tokens: " + " · ".join(parts)
+
+
+def usage_table(result: Result) -> Any:
+    from rich.table import Table
+
+    n = usage_numbers(result.usage)
+    table = Table(box=None, show_edge=False, pad_edge=False, header_style="dim", style="dim")
+    columns = [("prompt", "prompt"), ("video", "video"), ("audio", "audio"), ("cached", "cached"),
+               ("completion", "completion"), ("reasoning", "reasoning"), ("total", "total")]  # fmt: skip
+    shown = [(label, key) for label, key in columns if n[key] is not None]
+    for label, _ in shown:
+        table.add_column(label, justify="right")
+    table.add_column("elapsed", justify="right")
+    table.add_row(*[f"{n[key]:,}" for _, key in shown], f"{result.elapsed_s:.1f} s", style="dim")
+    return table
+
+
+def length_warning(result: Result) -> None:
+    if result.finish_reason == "length":
+        warning(
+            "the answer was cut off at the token limit (finish_reason: length)",
+            "allow a longer answer with --max-tokens, e.g. --max-tokens 8192",
+        )
+
+
+# -- renderers --------------------------------------------------------------------------------------------
+
+
+class PlainRenderer:
+    """For pipes: the answer alone on stdout as it arrives; reasoning (if asked) and usage on stderr."""
+
+    def __init__(self, show_reasoning: bool = False, quiet: bool = False, out: IO[str] | None = None) -> None:
+        self.show_reasoning = show_reasoning
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self._ended_newline = True
+        self._reasoning_open = False
+
+    def delta(self, kind: str, text: str) -> None:
+        text = redact(text)
+        if kind == "reasoning":
+            if self.show_reasoning:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+                self._reasoning_open = not text.endswith("\n")
+            return
+        if self._reasoning_open:
+            sys.stderr.write("\n")
+            self._reasoning_open = False
+        self.out.write(text)
+        self.out.flush()
+        self._ended_newline = text.endswith("\n")
+
+    def finish(self, result: Result) -> None:
+        if self._reasoning_open:
+            sys.stderr.write("\n")
+        if not self._ended_newline:
+            self.out.write("\n")
+            self.out.flush()
+        if not self.quiet:
+            length_warning(result)
+            info(usage_line(result))
+
+
+class _Tail:
+    """Markdown cropped to its last lines, so a long streamed answer scrolls instead of overflowing."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Console, options: Any) -> Any:
+        from rich.markdown import Markdown
+        from rich.segment import Segment
+
+        lines = console.render_lines(Markdown(self.text), options, pad=False)
+        height = max(3, console.size.height - 2)
+        for line in lines[-height:]:
+            yield from line
+            yield Segment.line()
+
+
+class TerminalRenderer:
+    """For a terminal: reasoning dim on stderr, the answer as Markdown rendered live, a usage table."""
+
+    def __init__(self, show_reasoning: bool = True, quiet: bool = False) -> None:
+        self.show_reasoning = show_reasoning
+        self.quiet = quiet
+        self.answer = ""
+        self._live: Any = None
+        self._reasoning_open = False
+
+    def delta(self, kind: str, text: str) -> None:
+        text = redact(text)
+        if kind == "reasoning":
+            if self.show_reasoning:
+                console().print(text, style="dim italic", end="", markup=False, highlight=False)
+                self._reasoning_open = not text.endswith("\n")
+            return
+        if self._reasoning_open:
+            console().print()
+            self._reasoning_open = False
+        self.answer += text
+        if self._live is None:
+            from rich.live import Live
+
+            self._live = Live(
+                _Tail(self.answer), console=console(stderr=False), transient=True, refresh_per_second=8
+            )
+            self._live.start()
+        else:
+            self._live.update(_Tail(self.answer))
+
+    def finish(self, result: Result) -> None:
+        self.stop()
+        if self._reasoning_open:
+            console().print()
+        from rich.markdown import Markdown
+
+        console(stderr=False).print(Markdown(redact(result.answer or self.answer)))
+        if not self.quiet:
+            length_warning(result)
+            console().print(usage_table(result))
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
+class JsonRenderer:
+    """``--json``: nothing while the answer streams, then one record on stdout."""
+
+    def __init__(self, inputs: str | list[str], quiet: bool = False) -> None:
+        self.inputs = inputs
+        self.quiet = quiet
+
+    def delta(self, kind: str, text: str) -> None:
+        pass
+
+    def finish(self, result: Result) -> None:
+        from mimo_cli.result import make_record
+
+        print_json(make_record(self.inputs, result.model, result))
+        if not self.quiet:
+            length_warning(result)
+
+
+def print_json(obj: Any, indent: int | None = None) -> None:
+    sys.stdout.write(redact(json.dumps(obj, ensure_ascii=False, indent=indent)) + "\n")
+    sys.stdout.flush()
