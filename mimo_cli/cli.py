@@ -296,11 +296,7 @@ def run(inputs: list[str], question: str | None, opts: Common, single: bool) -> 
         )
         notice = _notice(opts.quiet)
         for text in inputs:
-            videos.append(
-                resolve_input(
-                    text, limit=settings.inline_limit, force_mime=settings.force_mime, notice=notice
-                )
-            )
+            videos.append(resolve_input(text, settings, notice=notice))
         request = ChatRequest(settings, videos, prompt)
         if opts.dry_run:
             show_dry_run(request, opts.json_out)

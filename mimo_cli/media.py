@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from mimo_cli.config import Settings
 from mimo_cli.errors import input_error
 
 Notice = Callable[[str, "str | None"], None]
@@ -301,13 +302,16 @@ def check_inline_size(video: Video, limit: int) -> None:
 
 def resolve_input(
     text: str,
+    settings: Settings,
     *,
-    limit: int,
-    force_mime: str | None = None,
     notice: Notice | None = None,
     stdin: IO[bytes] | None = None,
 ) -> Video:
-    """Turn one INPUT as typed into a checked :class:`Video` (raises an ``input`` MimoError)."""
+    """Turn one INPUT as typed into a checked :class:`Video` (raises an ``input`` MimoError).
+
+    Call :meth:`Video.close` when the request is done: it removes any temporary file made here.
+    """
+    limit, force_mime = settings.inline_limit, settings.force_mime
     lower = text.lower()
     if lower.startswith(("http://", "https://")):
         why = unreachable_host(text)

@@ -12,10 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mimo_cli import media
+from mimo_cli.config import Settings
 from mimo_cli.errors import Kind, MimoError
 from mimo_cli.media import base64_length, classify, largest_fitting, resolve_input, unreachable_host
 
 LIMIT = 10 * 1024 * 1024
+SETTINGS = Settings()
 
 
 @pytest.mark.parametrize(
@@ -30,7 +32,7 @@ LIMIT = 10 * 1024 * 1024
     ],
 )
 def test_accepted_containers(name: str, mime: str) -> None:
-    video = resolve_input(str(FIXTURES / name), limit=LIMIT)
+    video = resolve_input(str(FIXTURES / name), SETTINGS)
     assert video.mime == mime
     assert video.size == (FIXTURES / name).stat().st_size
     uri = b"".join(video.iter_url()).decode()
@@ -52,7 +54,7 @@ def test_accepted_containers(name: str, mime: str) -> None:
 )
 def test_other_containers_are_refused_with_a_way_out(name: str, container: str) -> None:
     with pytest.raises(MimoError) as err:
-        resolve_input(str(FIXTURES / name), limit=LIMIT)
+        resolve_input(str(FIXTURES / name), SETTINGS)
     assert err.value.kind is Kind.INPUT
     assert container in err.value.message
     assert "--fit" in (err.value.hint or "") and "--force-mime" in (err.value.hint or "")
@@ -70,7 +72,7 @@ def test_other_containers_are_refused_with_a_way_out(name: str, container: str) 
 )
 def test_non_videos_are_refused_whatever_the_extension(name: str, said: str) -> None:
     with pytest.raises(MimoError) as err:
-        resolve_input(str(FIXTURES / name), limit=LIMIT)
+        resolve_input(str(FIXTURES / name), SETTINGS)
     assert err.value.kind is Kind.INPUT
     assert "is not a video" in err.value.message and said in err.value.message
 
@@ -82,7 +84,7 @@ def test_empty_missing_and_directory(tmp_path: Path) -> None:
         (tmp_path, "is a directory"),
     ]:
         with pytest.raises(MimoError, match=words) as err:
-            resolve_input(str(path), limit=LIMIT)
+            resolve_input(str(path), SETTINGS)
         assert err.value.exit_code == 2
 
 
@@ -110,16 +112,16 @@ def test_without_libmagic_the_extension_decides_after_a_signature_check(
     real_import = builtins.__import__
     monkeypatch.setattr(builtins, "__import__", broken_import)
     notice = lambda message, hint=None: notices.append((message, hint))  # noqa: E731
-    assert resolve_input(str(FIXTURES / "clip.mov"), limit=LIMIT, notice=notice).mime == "video/quicktime"
-    assert resolve_input(str(FIXTURES / "clip.wmv"), limit=LIMIT, notice=notice).mime == "video/x-ms-wmv"
+    assert resolve_input(str(FIXTURES / "clip.mov"), SETTINGS, notice=notice).mime == "video/quicktime"
+    assert resolve_input(str(FIXTURES / "clip.wmv"), SETTINGS, notice=notice).mime == "video/x-ms-wmv"
     with pytest.raises(MimoError, match="not a video"):
-        resolve_input(str(FIXTURES / "fake.mp4"), limit=LIMIT, notice=notice)
+        resolve_input(str(FIXTURES / "fake.mp4"), SETTINGS, notice=notice)
     assert len(notices) == 1  # said once, not per file
     assert "libmagic" in notices[0][0] and "libmagic1" in (notices[0][1] or "")
 
 
 def test_force_mime_skips_detection() -> None:
-    video = resolve_input(str(FIXTURES / "clip.webm"), limit=LIMIT, force_mime="video/webm")
+    video = resolve_input(str(FIXTURES / "clip.webm"), Settings(force_mime="video/webm"))
     assert video.mime == "video/webm"
 
 
@@ -131,10 +133,10 @@ def test_base64_length_matches_the_encoder(n: int) -> None:
 def test_inline_limit_is_checked_from_the_size(tmp_path: Path) -> None:
     fits = largest_fitting(LIMIT, "video/mp4")
     assert fits == 7_864_302  # (10 MiB - len("data:video/mp4;base64,")) // 4 * 3: about 7.5 MiB
-    ok = resolve_input(str(padded_mp4(tmp_path / "ok.mp4", fits)), limit=LIMIT)
+    ok = resolve_input(str(padded_mp4(tmp_path / "ok.mp4", fits)), SETTINGS)
     assert ok.url_length() <= LIMIT
     with pytest.raises(MimoError) as err:
-        resolve_input(str(padded_mp4(tmp_path / "big.mp4", fits + 1)), limit=LIMIT)
+        resolve_input(str(padded_mp4(tmp_path / "big.mp4", fits + 1)), SETTINGS)
     message, hint = err.value.message, err.value.hint or ""
     assert "too large" in message and "10.0 MiB limit" in message and "7.5 MiB" in message
     assert "--fit" in hint and "URL" in hint
@@ -154,13 +156,13 @@ def test_the_size_check_does_not_read_the_file(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr("builtins.open", spying_open)
     with pytest.raises(MimoError, match="too large"):
-        resolve_input(str(big), limit=LIMIT)
+        resolve_input(str(big), SETTINGS)
     assert reads and all(0 < n <= media.HEAD for n in reads)  # only the head, for libmagic
 
 
 def test_chunks_are_bounded_and_concatenate_to_the_whole_uri(tmp_path: Path) -> None:
     path = padded_mp4(tmp_path / "v.mp4", 1_000_003)
-    video = resolve_input(str(path), limit=LIMIT)
+    video = resolve_input(str(path), SETTINGS)
     chunks = list(video.iter_url())
     assert max(len(c) for c in chunks) <= 4 * media.CHUNK // 3
     assert (
@@ -171,7 +173,7 @@ def test_chunks_are_bounded_and_concatenate_to_the_whole_uri(tmp_path: Path) -> 
 
 def test_a_file_that_shrinks_while_sent_is_an_input_error(tmp_path: Path) -> None:
     path = padded_mp4(tmp_path / "v.mp4", 500_000)
-    video = resolve_input(str(path), limit=LIMIT)
+    video = resolve_input(str(path), SETTINGS)
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(MimoError, match="got shorter"):
         b"".join(video.iter_url())
@@ -203,35 +205,35 @@ def test_unreachable_hosts(url: str, unreachable: bool) -> None:
 def test_url_is_kept_as_is_and_warned_about_when_private() -> None:
     notices: list[str] = []
     video = resolve_input(
-        "http://192.168.1.5/clip.mp4?x=1", limit=LIMIT, notice=lambda m, h=None: notices.append(f"{m} {h}")
+        "http://192.168.1.5/clip.mp4?x=1", SETTINGS, notice=lambda m, h=None: notices.append(f"{m} {h}")
     )
     assert video.url == "http://192.168.1.5/clip.mp4?x=1" and video.path is None
     assert len(notices) == 1 and "private address" in notices[0] and "--inline-url" in notices[0]
-    resolve_input("https://example.com/v.mp4", limit=LIMIT, notice=lambda m, h=None: notices.append(m))
+    resolve_input("https://example.com/v.mp4", SETTINGS, notice=lambda m, h=None: notices.append(m))
     assert len(notices) == 1
 
 
 @pytest.mark.parametrize("text", ["ftp://example.com/v.mp4", "file:///tmp/v.mp4", "s3://bucket/v.mp4"])
 def test_other_schemes_are_input_errors(text: str) -> None:
     with pytest.raises(MimoError, match="scheme is not supported") as err:
-        resolve_input(text, limit=LIMIT)
+        resolve_input(text, SETTINGS)
     assert err.value.kind is Kind.INPUT
 
 
 def test_data_uri_is_sent_as_is_within_the_limit() -> None:
     uri = "data:video/mp4;base64," + base64.b64encode((FIXTURES / "clip.mp4").read_bytes()).decode()
-    video = resolve_input(uri, limit=LIMIT)
+    video = resolve_input(uri, SETTINGS)
     assert video.url == uri
     assert video.label.startswith("data:video/mp4;base64,") and "chars)" in video.label
     with pytest.raises(MimoError, match="over the"):
-        resolve_input(uri, limit=len(uri) - 1)
+        resolve_input(uri, Settings(max_inline_mb=(len(uri) - 1) / 1024 / 1024))
     with pytest.raises(MimoError, match="must look like"):
-        resolve_input("data:text/plain,hello", limit=LIMIT)
+        resolve_input("data:text/plain,hello", SETTINGS)
 
 
 def test_stdin_is_spooled_to_a_temporary_file_and_removed() -> None:
     data = (FIXTURES / "clip.mov").read_bytes()
-    video = resolve_input("-", limit=LIMIT, stdin=io.BytesIO(data))
+    video = resolve_input("-", SETTINGS, stdin=io.BytesIO(data))
     assert video.mime == "video/quicktime" and video.label == "-"
     assert video.path is not None and video.path.read_bytes() == data
     video.close()
@@ -245,5 +247,5 @@ def test_stdin_refusals_leave_no_temporary_file(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(tempfile, "tempdir", None)
     for data, words in [(b"", "standard input is empty"), (b"hello, world\n" * 20, "not a video")]:
         with pytest.raises(MimoError, match=words):
-            resolve_input("-", limit=LIMIT, stdin=io.BytesIO(data))
+            resolve_input("-", SETTINGS, stdin=io.BytesIO(data))
     assert list(tmp_path.iterdir()) == []

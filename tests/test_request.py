@@ -17,12 +17,10 @@ from mimo_cli.media import resolve_input
 from mimo_cli.prompts import default_system_prompt
 from mimo_cli.request import ChatRequest
 
-LIMIT = 10 * 1024 * 1024
-
 
 def request(paths: list[str], prompt: str = "What happens?", **options: Any) -> ChatRequest:
     settings = resolve(options, env={})
-    return ChatRequest(settings, [resolve_input(p, limit=LIMIT) for p in paths], prompt)
+    return ChatRequest(settings, [resolve_input(p, settings) for p in paths], prompt)
 
 
 def test_system_prompt_is_the_documents_with_the_date() -> None:
