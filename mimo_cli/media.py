@@ -241,7 +241,8 @@ def classify(name: str, magic_mime: str | None, head: bytes) -> str:
             container = "MPEG-TS"
     if container is not None:
         raise input_error(
-            f"{name} is a {container} video, a container the API does not accept (it takes {ACCEPTED_NAMES})",
+            f"{name} is a video in the {container} container, which the API does not accept "
+            f"(it takes {ACCEPTED_NAMES})",
             "convert it with --fit (needs ffmpeg), or send it unchanged with --force-mime MIME",
         )
     said = f"libmagic says {magic_mime}" if magic_mime is not None else f"its content does not match {ext}"

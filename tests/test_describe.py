@@ -391,3 +391,40 @@ def test_every_command_has_help_with_an_example(mimo: Any) -> None:
         run = mimo(command, "--help")
         assert run.exit_code == 0
         assert "Examples:" in run.stdout and f"mimo {command} " in run.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_in_a_real_terminal(server: FakeServer) -> None:
+    """The installed command on a pseudo-terminal: Markdown rendered, reasoning and usage shown."""
+    import pty
+    import select
+
+    server.answer = "The kitten is **white**.\n\n- sits\n- looks left"
+    main_fd, child_fd = pty.openpty()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MIMO_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mimo_cli", "describe", str(FIXTURES / "clip.mp4")],
+        stdin=subprocess.DEVNULL, stdout=child_fd, stderr=child_fd, close_fds=True,
+        env={**base, "MIMO_BASE_URL": server.url, "MIMO_API_KEY": KEY, "TERM": "xterm-256color",
+             "COLUMNS": "80", "LINES": "24"},
+    )  # fmt: skip
+    os.close(child_fd)
+    out = b""
+    while True:
+        ready, _, _ = select.select([main_fd], [], [], 30)
+        if not ready:
+            break
+        try:
+            data = os.read(main_fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    os.close(main_fd)
+    assert proc.wait(timeout=30) == 0
+    text = ANSI.sub("", out.decode("utf-8", "replace"))
+    assert "The kitten is white." in text and "**" not in text
+    assert "• sits" in text  # a Markdown list, rendered
+    assert DEFAULT_REASONING in text and "completion" in text and "1,488" in text
+    assert KEY not in text

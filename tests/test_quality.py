@@ -20,7 +20,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is in the test extra")
 def test_ruff() -> None:
-    paths = [p for p in ("mimo_cli", "tests", "benchmarks") if (ROOT / p).is_dir()]
+    paths = [p for p in ("mimo_cli", "tests", "benchmarks", "scripts") if (ROOT / p).is_dir()]
     check = run("ruff", "check", *paths)
     assert check.returncode == 0, check.stdout + check.stderr
     fmt = run("ruff", "format", "--check", *paths)
