@@ -105,6 +105,11 @@ class Video:
     _cleanups: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
+    def display(self) -> str:
+        """The input as named in messages."""
+        return "standard input" if self.label == "-" else self.label
+
+    @property
     def prefix(self) -> str:
         return f"data:{self.mime};base64,"
 
@@ -123,7 +128,7 @@ class Video:
             while remaining:
                 block = f.read(min(chunk_size, remaining))
                 if not block:
-                    raise input_error(f"{self.label} got shorter while it was being sent")
+                    raise input_error(f"{self.display} got shorter while it was being sent")
                 remaining -= len(block)
                 yield base64.b64encode(block)
 
@@ -294,7 +299,7 @@ def check_inline_size(video: Video, limit: int) -> None:
     assert video.mime is not None
     fits = largest_fitting(limit, video.mime)
     raise input_error(
-        f"{video.label} is too large to send inline: {human_size(video.size)} of video makes a "
+        f"{video.display} is too large to send inline: {human_size(video.size)} of video makes a "
         f"{human_size(length)} data URI, over the {human_size(limit)} limit "
         f"(the largest video that fits is about {human_size(fits)})",
         "shrink it with --fit, or pass a public http(s) URL of it instead",
@@ -347,22 +352,24 @@ def resolve_input(
 def local_file(
     path: Path, label: str, limit: int, force_mime: str | None, notice: Notice | None, temporary: bool = False
 ) -> Video:
+    video = Video(label=label, path=path, temporary=temporary)
+    shown = video.display
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise input_error(f"{label}: no such file") from None
+        raise input_error(f"{shown}: no such file") from None
     except OSError as e:
-        raise input_error(f"{label}: {e.strerror or e}") from None
+        raise input_error(f"{shown}: {e.strerror or e}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise input_error(f"{label} is a directory", "to send every video in it, use mimo batch")
+        raise input_error(f"{shown} is a directory", "to send every video in it, use mimo batch")
     if not stat.S_ISREG(st.st_mode):
-        raise input_error(f"{label} is not a regular file")
+        raise input_error(f"{shown} is not a regular file")
     if not os.access(path, os.R_OK):
-        raise input_error(f"{label}: permission denied")
+        raise input_error(f"{shown}: permission denied")
     if st.st_size == 0:
-        raise input_error(f"{label} is empty")
-    mime = force_mime or detect_mime(path, label, notice)
-    video = Video(label=label, path=path, mime=mime, size=st.st_size, temporary=temporary)
+        raise input_error(f"{shown} is empty")
+    video.mime = force_mime or detect_mime(path, shown, notice)
+    video.size = st.st_size
     check_inline_size(video, limit)
     return video
 

@@ -245,7 +245,10 @@ def test_stdin_refusals_leave_no_temporary_file(tmp_path: Path, monkeypatch: pyt
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
-    for data, words in [(b"", "standard input is empty"), (b"hello, world\n" * 20, "not a video")]:
+    for data, words in [
+        (b"", "standard input is empty"),
+        (b"hello, world\n" * 20, "standard input is not a video"),
+    ]:
         with pytest.raises(MimoError, match=words):
             resolve_input("-", SETTINGS, stdin=io.BytesIO(data))
     assert list(tmp_path.iterdir()) == []
