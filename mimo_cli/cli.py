@@ -4,6 +4,7 @@ Heavy modules (httpx, python-magic, rich) are imported inside the commands that 
 ``mimo --version`` and ``mimo --help`` stay about as fast as importing typer.
 """
 
+import enum
 import functools
 import inspect
 import os
@@ -17,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 
 from mimo_cli import __version__
-from mimo_cli.config import Settings, mask_key, resolve
+from mimo_cli.config import Settings, load_settings, mask_key
 from mimo_cli.errors import ExitCode, Kind, MimoError, register_secret, usage_error
 from mimo_cli.prompts import preset_text
 
@@ -126,6 +127,54 @@ CONN = "Connection"
 INP = "Input"
 
 
+def _complete_profiles(incomplete: str) -> list[str]:
+    """Shell completion of --profile: the profiles of the config file."""
+    from mimo_cli.config import config_path, load_config
+
+    try:
+        names = load_config(config_path(), validate=False).profiles
+    except MimoError:
+        return []
+    return [name for name in sorted(names) if name.startswith(incomplete)]
+
+
+def _complete_presets(incomplete: str) -> list[str]:
+    """Shell completion of --preset: the built-in presets and the config file's."""
+    from mimo_cli.config import config_path, load_config
+    from mimo_cli.prompts import BUILTIN_PRESETS
+
+    names = set(BUILTIN_PRESETS)
+    try:
+        config = load_config(config_path(), validate=False)
+        for table in [config.data.get("presets"), *[p.get("presets") for p in config.profiles.values()]]:
+            if isinstance(table, dict):
+                names.update(table)
+    except MimoError:
+        pass
+    return [name for name in sorted(names) if name.startswith(incomplete)]
+
+
+ProfileOption = Annotated[
+    str | None,
+    typer.Option("--profile", metavar="NAME", help="Config file profile [env: MIMO_PROFILE; default: default].",
+                 autocompletion=_complete_profiles, show_default=False, rich_help_panel=CONN),
+]  # fmt: skip
+ConfigOption = Annotated[
+    str | None,
+    typer.Option("--config", metavar="FILE", help="Config file [env: MIMO_CONFIG; default: see mimo config path].",
+                 show_default=False, rich_help_panel=CONN),
+]  # fmt: skip
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option("--base-url", help="API base URL [env: MIMO_BASE_URL; default: https://api.xiaomimimo.com/v1].",
+                 show_default=False, rich_help_panel=CONN),
+]  # fmt: skip
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", help="API key [env: MIMO_API_KEY].", show_default=False, rich_help_panel=CONN),
+]  # fmt: skip
+
+
 @dataclass
 class Common:
     """The options shared by describe, ask and batch (None: not given, so a lower layer decides)."""
@@ -144,7 +193,8 @@ class Common:
     ] = None  # fmt: skip
     preset: Annotated[
         str | None, typer.Option("--preset", help="Prompt preset: detailed, caption, summary, tags, transcript "
-                                    "(mimo presets lists them) [default: detailed].", rich_help_panel=REQ)
+                                    "(mimo presets lists them) [default: detailed].", rich_help_panel=REQ,
+                                    autocompletion=_complete_presets)
     ] = None  # fmt: skip
     prompt: Annotated[
         str | None, typer.Option("--prompt", "-p", help="The prompt text (replaces the preset's).",
@@ -196,14 +246,8 @@ class Common:
         bool, typer.Option("--quiet", "-q", help="Only the answer and errors: no usage, warnings or notices.",
                            rich_help_panel=OUT)
     ] = False  # fmt: skip
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="API base URL [env: MIMO_BASE_URL; default: "
-                                    "https://api.xiaomimimo.com/v1].", rich_help_panel=CONN)
-    ] = None  # fmt: skip
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", help="API key [env: MIMO_API_KEY].", show_default=False,
-                                    rich_help_panel=CONN)
-    ] = None  # fmt: skip
+    base_url: BaseUrlOption = None
+    api_key: ApiKeyOption = None
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Seconds one attempt may take, streaming included "
                                       "[default: 300].", rich_help_panel=CONN)
@@ -212,17 +256,36 @@ class Common:
         int | None, typer.Option("--retries", help="Retries of a failed request that may succeed later "
                                     "[default: 3].", rich_help_panel=CONN)
     ] = None  # fmt: skip
+    profile: ProfileOption = None
+    config: ConfigOption = None
 
     def settings(self) -> Settings:
+        """The settings of this run: these options > environment > config file profile > defaults."""
         options = {
             name: getattr(self, name)
             for name in ("model", "fps", "resolution", "preset", "prompt", "system", "max_tokens",
                          "temperature", "top_p", "thinking", "stream", "max_inline_mb", "force_mime",
                          "base_url", "api_key", "timeout", "retries")
         }  # fmt: skip
-        settings = resolve(options)
-        register_secret(settings.api_key)
-        return settings
+        return _settings(options, self.config, self.profile)
+
+
+def _settings(options: dict[str, Any], config: str | None, profile: str | None) -> Settings:
+    """Resolve the settings (reading the config file only now, when a command needs them)."""
+    register_secret(options.get("api_key"))
+    settings = load_settings(options, config=config, profile=profile)
+    register_secret(settings.api_key)
+    return settings
+
+
+def _require_key(settings: Settings) -> None:
+    if not settings.api_key:
+        raise MimoError(
+            Kind.AUTH,
+            "no API key is set",
+            "export MIMO_API_KEY=sk-... (or pass --api-key, or save it with mimo config set api_key); "
+            "--dry-run shows the request without one",
+        )
 
 
 def with_common(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -301,12 +364,7 @@ def run(inputs: list[str], question: str | None, opts: Common, single: bool) -> 
         if opts.dry_run:
             show_dry_run(request, opts.json_out)
             return
-        if not settings.api_key:
-            raise MimoError(
-                Kind.AUTH,
-                "no API key is set",
-                "export MIMO_API_KEY=sk-... (or pass --api-key); --dry-run shows the request without one",
-            )
+        _require_key(settings)
         if opts.json_out:
             renderer = render.JsonRenderer(record_input, quiet=opts.quiet)
         elif render.stdout_is_terminal():
@@ -425,6 +483,336 @@ def ask(
     run(inputs, question, opts, single=False)
 
 
+# -- presets, models, doctor, completions ---------------------------------------------------------------
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+@app.command(
+    epilog="""\b
+Examples:
+  mimo presets
+  mimo presets --profile dmxapi --json
+  mimo config set presets.brief "Describe this video in three sentences."
+  mimo describe clip.mp4 --preset brief"""
+)
+def presets(profile: ProfileOption = None, config: ConfigOption = None, json_out: JsonOption = False) -> None:
+    """List the prompt presets, built-in and your own, with their text."""
+    import textwrap
+
+    from mimo_cli.config import config_path, load_config, profile_name
+    from mimo_cli.prompts import BUILTIN_PRESETS
+
+    name = profile_name(profile)
+    loaded = load_config(config_path(config))
+    loaded.profile(name)  # an unknown profile is a usage error
+    rows: dict[str, tuple[str, str]] = {n: ("built-in", text) for n, text in BUILTIN_PRESETS.items()}
+    sources = [("user", loaded.data.get("presets") or {}),
+               (f"user, profile {name}", loaded.profiles.get(name, {}).get("presets") or {})]  # fmt: skip
+    for source, table in sources:
+        for preset, text in table.items():
+            replaces = " (replaces the built-in)" if preset in BUILTIN_PRESETS else ""
+            rows[preset] = (source + replaces, text)
+    if json_out:
+        from mimo_cli import render
+
+        items = [{"name": n, "user": s != "built-in", "source": s, "text": t} for n, (s, t) in rows.items()]
+        render.print_json(items, indent=2)
+        return
+    width = max(40, min(100, _terminal_width()) - 4)
+    lines = []
+    for preset, (source, text) in rows.items():
+        lines.append(f"{preset} ({source})")
+        lines.extend(textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="    ") or ["    "])
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+@app.command(
+    epilog="""\b
+Examples:
+  mimo models
+  mimo models --json | jq -r '.[].id'
+  mimo models --profile dmxapi
+  mimo models --base-url http://localhost:8000/v1 --api-key none"""
+)
+def models(
+    json_out: JsonOption = False,
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+    profile: ProfileOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """List the models the endpoint serves (GET {base_url}/models)."""
+    from mimo_cli import render
+    from mimo_cli.api import Client
+
+    settings = _settings({"base_url": base_url, "api_key": api_key}, config, profile)
+    _require_key(settings)
+    with Client(settings) as client:
+        items = client.models()
+    if json_out:
+        render.print_json(items, indent=2)
+        return
+    if not render.stdout_is_terminal():
+        sys.stdout.write("".join(f"{m.get('id', '')}\n" for m in items))
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("", "model", "owned by", "created"):
+        table.add_column(column)
+    for m in items:
+        created = m.get("created")
+        day = time.strftime("%Y-%m-%d", time.gmtime(created)) if isinstance(created, int) and created else ""
+        mark = "*" if m.get("id") == settings.model else ""
+        table.add_row(mark, str(m.get("id", "")), str(m.get("owned_by") or ""), day)
+    render.console(stderr=False).print(table)
+    render.info(f"{len(items)} models at {settings.base_url}; * marks the model mimo uses ({settings.model})")
+
+
+@app.command(
+    epilog="""\b
+Examples:
+  mimo doctor
+  mimo doctor --profile dmxapi
+  MIMO_API_KEY=sk-... mimo doctor --base-url https://api.xiaomimimo.com/v1"""
+)
+def doctor(
+    base_url: BaseUrlOption = None,
+    api_key: ApiKeyOption = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model to look for [env: MIMO_MODEL; default: mimo-v2-omni]."),
+    ] = None,
+    profile: ProfileOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Check the setup: key, endpoint, model, libmagic, ffmpeg, config file."""
+    from rich.text import Text
+
+    from mimo_cli import render
+    from mimo_cli.doctor import OK, PROBLEM, WARNING, run_checks
+
+    register_secret(api_key)
+    checks = run_checks(
+        {"base_url": base_url, "api_key": api_key, "model": model}, config=config, profile=profile
+    )
+    out = render.console(stderr=False)
+    styles = {OK: "green", WARNING: "yellow", PROBLEM: "bold red"}
+    for check in checks:
+        from mimo_cli.errors import redact
+
+        line = Text()
+        line.append(f"{check.status:<8}", style=styles[check.status])
+        line.append(f"{check.name:<9}", style="bold")
+        line.append(redact(check.detail))
+        out.print(line, soft_wrap=True)
+        if check.hint:
+            out.print(Text(" " * 17 + "hint: " + redact(check.hint), style="cyan"), soft_wrap=True)
+    blocking = sum(c.status == PROBLEM for c in checks)
+    warnings = sum(c.status == WARNING for c in checks)
+    if blocking:
+        out.print(Text(f"{blocking} problem(s) block requests; {warnings} warning(s)", style="bold red"))
+        raise typer.Exit(ExitCode.FAILED)
+    out.print(Text(f"ready to send requests; {warnings} warning(s)", style="green"))
+
+
+class Shell(str, enum.Enum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+
+
+def completion_script(shell: str) -> str:
+    """The completion script of a shell: it asks ``mimo`` itself for the candidates (``_MIMO_COMPLETE``)."""
+    from typer._completion_shared import get_completion_script
+
+    return get_completion_script(prog_name="mimo", complete_var="_MIMO_COMPLETE", shell=shell) + "\n"
+
+
+@app.command(
+    epilog="""\b
+Examples:
+  mimo completions bash > ~/.local/share/bash-completion/completions/mimo
+  mimo completions zsh > "${fpath[1]}/_mimo"
+  mimo completions fish > ~/.config/fish/completions/mimo.fish"""
+)
+def completions(shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.")]) -> None:
+    """Print the shell completion script for bash, zsh or fish."""
+    sys.stdout.write(completion_script(shell.value))
+
+
+# -- mimo config ----------------------------------------------------------------------------------------
+
+config_app = typer.Typer(
+    name="config",
+    help="Show or change the config file (profiles, keys, defaults, presets).",
+    epilog="""\b
+Examples:
+  mimo config path
+  mimo config set api_key            (asks for the key without echoing it)
+  mimo config set --profile dmxapi base_url https://www.dmxapi.cn/v1
+  mimo config show""",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(config_app)
+
+
+@config_app.command(
+    "path",
+    epilog="""\b
+Examples:
+  mimo config path
+  $EDITOR "$(mimo config path)\"""",
+)
+def config_path_command(config: ConfigOption = None) -> None:
+    """Print where the config file is (it need not exist yet)."""
+    from mimo_cli.config import config_path
+
+    sys.stdout.write(f"{config_path(config)}\n")
+
+
+@config_app.command(
+    "show",
+    epilog="""\b
+Examples:
+  mimo config show
+  mimo config show --profile dmxapi""",
+)
+def config_show(profile: ProfileOption = None, config: ConfigOption = None) -> None:
+    """Print the config file (or one --profile of it), with every key masked."""
+    from mimo_cli.config import config_path, dumps, load_config
+
+    loaded = load_config(config_path(config), validate=False)
+    if not loaded.path.exists():
+        _notice(False)(
+            f"there is no config file yet at {loaded.path}", "create it: mimo config set KEY VALUE"
+        )
+        return
+    data: dict[str, Any] = loaded.data
+    if profile is not None:
+        loaded.profile(profile)  # an unknown profile is a usage error
+        data = {"profiles": {profile: loaded.profiles.get(profile, {})}}
+    shown = _masked(data)
+    sys.stdout.write(f"# {loaded.path}\n" + dumps(shown))
+
+
+def _masked(data: Any, key: str = "") -> Any:
+    if isinstance(data, dict):
+        return {k: _masked(v, k) for k, v in data.items()}
+    if key == "api_key" and isinstance(data, str):
+        return mask_key(data)
+    return data
+
+
+def _read_value(key: str, secret: bool) -> str:
+    if sys.stdin.isatty():
+        return str(typer.prompt(key, hide_input=secret))
+    return sys.stdin.read().rstrip("\r\n")
+
+
+@config_app.command(
+    "set",
+    epilog="""\b
+Examples:
+  mimo config set api_key                  (asks for it; or: ... | mimo config set api_key -)
+  mimo config set model mimo-v2-omni
+  mimo config set --profile dmxapi base_url https://www.dmxapi.cn/v1
+  mimo config set fps 1
+  mimo config set presets.brief "Describe this video in three sentences."
+  mimo config set --profile dmxapi presets.brief "Describe it in one paragraph.\"""",
+)
+def config_set(
+    key: Annotated[str, typer.Argument(help="A setting (api_key, base_url, model, fps, …) or presets.NAME.")],
+    value: Annotated[str | None, typer.Argument(help="The value; - or none reads it from stdin.")] = None,
+    profile: ProfileOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Set a setting of a profile, or a preset, in the config file."""
+    from mimo_cli.config import (
+        check_value,
+        config_path,
+        key_path,
+        parse_value,
+        read_config,
+        save_config,
+        set_key,
+        toml_value,
+    )
+    from mimo_cli.prompts import BUILTIN_PRESETS
+
+    path = config_path(config)
+    where = key_path(key, profile)
+    name = where[-1]
+    data = read_config(path)
+    text = _read_value(key, secret=name == "api_key") if value in (None, "-") else value
+    typed: Any
+    if where[-2] == "presets":
+        if not text.strip():
+            raise usage_error(f"the text of preset {name!r} is empty")
+        typed = text
+    else:
+        if name == "api_key":
+            text = text.strip()
+            register_secret(text)
+        try:
+            typed = parse_value(name, text)
+        except ValueError as e:
+            raise usage_error(f"{name} {e}") from None
+        problem = check_value(name, typed)
+        if problem:
+            raise usage_error(f"{name} {problem}")
+        if name == "preset":
+            known = {**BUILTIN_PRESETS, **(data.get("presets") or {}),
+                     **((data.get("profiles") or {}).get(where[1], {}).get("presets") or {})}  # fmt: skip
+            if typed not in known:
+                raise usage_error(f"unknown preset {typed!r}", f"known presets: {', '.join(sorted(known))}")
+    set_key(data, where, typed)
+    written = save_config(path, data)
+    shown = mask_key(typed) if name == "api_key" and where[-2] != "presets" else toml_value(typed)
+    _info(f"set {'.'.join(where)} = {shown} in {written}")
+
+
+@config_app.command(
+    "unset",
+    epilog="""\b
+Examples:
+  mimo config unset api_key
+  mimo config unset --profile dmxapi model
+  mimo config unset presets.brief""",
+)
+def config_unset(
+    key: Annotated[str, typer.Argument(help="A setting (api_key, base_url, model, fps, …) or presets.NAME.")],
+    profile: ProfileOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Remove a setting of a profile, or a preset, from the config file."""
+    from mimo_cli.config import config_path, key_path, read_config, save_config, unset_key
+
+    path = config_path(config)
+    where = key_path(key, profile)
+    data = read_config(path)
+    if not unset_key(data, where):
+        _info(f"{'.'.join(where)} is not set in {path}: nothing to do")
+        return
+    written = save_config(path, data)
+    _info(f"removed {'.'.join(where)} from {written}")
+
+
+def _info(message: str) -> None:
+    from mimo_cli import render
+
+    render.info(message)
+
+
 def main() -> None:
     """The ``mimo`` console script."""
-    app()
+    app(prog_name="mimo")

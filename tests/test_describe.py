@@ -178,7 +178,8 @@ def test_missing_key_is_exit_3_and_nothing_is_sent(mimo: Any, server: FakeServer
     assert run.exit_code == 3
     assert run.stderr.splitlines() == [
         "error: no API key is set",
-        "hint: export MIMO_API_KEY=sk-... (or pass --api-key); --dry-run shows the request without one",
+        "hint: export MIMO_API_KEY=sk-... (or pass --api-key, or save it with mimo config set api_key); "
+        "--dry-run shows the request without one",
     ]
     assert server.received == [] and run.stdout == ""
 
