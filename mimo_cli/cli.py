@@ -22,6 +22,8 @@ from mimo_cli.config import Settings, load_settings, mask_key
 from mimo_cli.errors import ExitCode, Kind, MimoError, register_secret, usage_error
 from mimo_cli.prompts import preset_text
 
+COMPLETE_VAR = "_MIMO_COMPLETE"
+
 
 class MimoGroup(TyperGroup):
     """Runs the app and turns every expected failure into ``error: …`` / ``hint: …`` and its exit code."""
@@ -30,6 +32,11 @@ class MimoGroup(TyperGroup):
         from typer import _click
 
         kwargs["standalone_mode"] = False
+        if os.environ.get(COMPLETE_VAR):  # a shell asks for completions (see mimo completions)
+            from typer._completion_classes import completion_init
+
+            completion_init()
+            kwargs.update(prog_name="mimo", complete_var=COMPLETE_VAR)
         try:
             # typer turns Ctrl-C into a return value of 130 when not in standalone mode
             code = super().main(*args, **kwargs)
@@ -80,7 +87,14 @@ app = typer.Typer(
     cls=MimoGroup,
     name="mimo",
     help="Ask Xiaomi's MiMo multimodal model about videos.",
-    epilog="Docs, examples and exit codes: see README.md.",
+    epilog="""\b
+Examples:
+  mimo describe clip.mp4
+  mimo ask a.mp4 b.mov "Which of the two clips is shot at night?"
+  mimo config set api_key
+  mimo doctor
+
+Docs, examples and exit codes: see README.md.""",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,  # plain help: no rich import for --help
@@ -497,7 +511,7 @@ Examples:
   mimo describe clip.mp4 --preset brief"""
 )
 def presets(profile: ProfileOption = None, config: ConfigOption = None, json_out: JsonOption = False) -> None:
-    """List the prompt presets, built-in and your own, with their text."""
+    """List the prompt presets and their text."""
     import textwrap
 
     from mimo_cli.config import config_path, load_config, profile_name
@@ -511,8 +525,7 @@ def presets(profile: ProfileOption = None, config: ConfigOption = None, json_out
                (f"user, profile {name}", loaded.profiles.get(name, {}).get("presets") or {})]  # fmt: skip
     for source, table in sources:
         for preset, text in table.items():
-            replaces = " (replaces the built-in)" if preset in BUILTIN_PRESETS else ""
-            rows[preset] = (source + replaces, text)
+            rows[preset] = (source, text)
     if json_out:
         from mimo_cli import render
 
@@ -522,7 +535,8 @@ def presets(profile: ProfileOption = None, config: ConfigOption = None, json_out
     width = max(40, min(100, _terminal_width()) - 4)
     lines = []
     for preset, (source, text) in rows.items():
-        lines.append(f"{preset} ({source})")
+        replaces = ", replaces the built-in" if preset in BUILTIN_PRESETS and source != "built-in" else ""
+        lines.append(f"{preset} ({source}{replaces})")
         lines.extend(textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="    ") or ["    "])
     sys.stdout.write("\n".join(lines) + "\n")
 
@@ -548,7 +562,10 @@ def models(
     profile: ProfileOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """List the models the endpoint serves (GET {base_url}/models)."""
+    """List the models the endpoint serves.
+
+    Asks GET {base_url}/models; a table on a terminal, one model per line in a pipe.
+    """
     from mimo_cli import render
     from mimo_cli.api import Client
 
@@ -593,7 +610,11 @@ def doctor(
     profile: ProfileOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Check the setup: key, endpoint, model, libmagic, ffmpeg, config file."""
+    """Check that mimo is ready to send requests.
+
+    Checks the config file, the key, the endpoint, the model, libmagic and ffmpeg; exits 1 when a
+    problem blocks requests (no key, endpoint unreachable or refusing the key, config file broken).
+    """
     from rich.text import Text
 
     from mimo_cli import render
@@ -633,7 +654,7 @@ def completion_script(shell: str) -> str:
     """The completion script of a shell: it asks ``mimo`` itself for the candidates (``_MIMO_COMPLETE``)."""
     from typer._completion_shared import get_completion_script
 
-    return get_completion_script(prog_name="mimo", complete_var="_MIMO_COMPLETE", shell=shell) + "\n"
+    return get_completion_script(prog_name="mimo", complete_var=COMPLETE_VAR, shell=shell) + "\n"
 
 
 @app.command(
@@ -644,7 +665,7 @@ Examples:
   mimo completions fish > ~/.config/fish/completions/mimo.fish"""
 )
 def completions(shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.")]) -> None:
-    """Print the shell completion script for bash, zsh or fish."""
+    """Print the completion script of a shell (bash, zsh, fish)."""
     sys.stdout.write(completion_script(shell.value))
 
 
@@ -652,7 +673,7 @@ def completions(shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish."
 
 config_app = typer.Typer(
     name="config",
-    help="Show or change the config file (profiles, keys, defaults, presets).",
+    help="Show or change the config file (profiles).",
     epilog="""\b
 Examples:
   mimo config path
@@ -688,7 +709,10 @@ Examples:
   mimo config show --profile dmxapi""",
 )
 def config_show(profile: ProfileOption = None, config: ConfigOption = None) -> None:
-    """Print the config file (or one --profile of it), with every key masked."""
+    """Print the config file, with every key masked.
+
+    With --profile, only that profile.
+    """
     from mimo_cli.config import config_path, dumps, load_config
 
     loaded = load_config(config_path(config), validate=False)

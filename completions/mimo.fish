@@ -1,0 +1,1 @@
+complete --command mimo --no-files --arguments "(env _MIMO_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) mimo)" --condition "env _MIMO_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) mimo"
