@@ -582,13 +582,14 @@ def models(
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("", "model", "owned by", "created"):
+    dated = any(isinstance(m.get("created"), int) and m["created"] for m in items)
+    for column in ("", "model", "owned by", *(["created"] if dated else [])):
         table.add_column(column)
     for m in items:
         created = m.get("created")
         day = time.strftime("%Y-%m-%d", time.gmtime(created)) if isinstance(created, int) and created else ""
         mark = "*" if m.get("id") == settings.model else ""
-        table.add_row(mark, str(m.get("id", "")), str(m.get("owned_by") or ""), day)
+        table.add_row(mark, str(m.get("id", "")), str(m.get("owned_by") or ""), *([day] if dated else []))
     render.console(stderr=False).print(table)
     render.info(f"{len(items)} models at {settings.base_url}; * marks the model mimo uses ({settings.model})")
 

@@ -537,9 +537,12 @@ def save_config(path: Path, data: Mapping[str, Any]) -> Path:
     import tempfile
 
     target = Path(os.path.realpath(path))
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     text = dumps(data)
-    fd, tmp = tempfile.mkstemp(prefix=".config.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".config.", suffix=".tmp", dir=target.parent)
+    except OSError as e:
+        raise usage_error(f"cannot write the config file {target}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
@@ -547,10 +550,12 @@ def save_config(path: Path, data: Mapping[str, Any]) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise usage_error(f"cannot write the config file {target}: {e.strerror or e}") from None
         raise
     return target

@@ -21,6 +21,7 @@ from mimo_cli.config import (
     resolve,
 )
 from mimo_cli.errors import Kind, MimoError
+from mimo_cli.prompts import all_presets
 
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
 DOCTOR_TIMEOUT = 15.0  # seconds: doctor should answer quickly even when --timeout is long
@@ -98,6 +99,9 @@ def run_checks(
         checks.append(Check("settings", PROBLEM, e.message, e.hint))
         return checks
     where = f"profile {name!r}"
+    if settings.preset not in all_presets(settings.presets):
+        checks.append(Check("preset", PROBLEM, f"the preset {settings.preset!r} (from {_source('preset', options, env, values, where)}) "
+                            "is not defined", f"known presets: {', '.join(sorted(all_presets(settings.presets)))}"))  # fmt: skip
     if settings.api_key:
         source = _source("api_key", options, env, values, where)
         checks.append(Check("API key", OK, f"{mask_key(settings.api_key)} (from {source})"))

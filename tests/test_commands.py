@@ -283,3 +283,12 @@ def test_the_bash_script_completes_in_bash(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.stdout.strip() == "doctor", proc.stderr
+
+
+def test_doctor_a_profile_preset_that_is_not_defined_blocks(mimo: Any) -> None:
+    write_config('[profiles.default]\npreset = "gone"\n')
+    run = mimo("doctor")
+    assert run.exit_code == 1
+    check = lines_of(run)["preset"]
+    assert check.startswith("problem preset the preset 'gone' (from profile 'default') is not defined")
+    assert "caption" in check

@@ -369,3 +369,9 @@ def test_save_config_writes_into_a_new_folder(tmp_path: Path) -> None:
     assert tomllib.loads(target.read_text()) == {"profiles": {"default": {"model": "m"}}}
     with pytest.raises(MimoError):
         save_config(tmp_path / "c.toml", {"profiles": {"default": {"x": {1, 2}}}})
+
+
+def test_a_config_path_that_cannot_be_written_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "dir.toml").mkdir()
+    run = cli("config", "set", "model", "m", "--config", str(tmp_path / "dir.toml"))
+    assert run.exit_code == 2 and "cannot" in run.stderr and "Traceback" not in run.stderr
