@@ -141,25 +141,25 @@ CONN = "Connection"
 INP = "Input"
 
 
-def _complete_profiles(incomplete: str) -> list[str]:
-    """Shell completion of --profile: the profiles of the config file."""
+def _complete_profiles(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of --profile: the profiles of the config file (of --config when given)."""
     from mimo_cli.config import config_path, load_config
 
     try:
-        names = load_config(config_path(), validate=False).profiles
+        names = load_config(config_path(ctx.params.get("config")), validate=False).profiles
     except MimoError:
         return []
     return [name for name in sorted(names) if name.startswith(incomplete)]
 
 
-def _complete_presets(incomplete: str) -> list[str]:
-    """Shell completion of --preset: the built-in presets and the config file's."""
+def _complete_presets(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of --preset: the built-in presets and the config file's (of --config when given)."""
     from mimo_cli.config import config_path, load_config
     from mimo_cli.prompts import BUILTIN_PRESETS
 
     names = set(BUILTIN_PRESETS)
     try:
-        config = load_config(config_path(), validate=False)
+        config = load_config(config_path(ctx.params.get("config")), validate=False)
         for table in [config.data.get("presets"), *[p.get("presets") for p in config.profiles.values()]]:
             if isinstance(table, dict):
                 names.update(table)

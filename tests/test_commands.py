@@ -262,6 +262,11 @@ def test_completion_candidates_come_from_the_app() -> None:
     profiles = _complete({"_MIMO_COMPLETE": "complete_bash", "COMP_WORDS": "mimo describe --profile d",
                           "COMP_CWORD": "3"})  # fmt: skip
     assert profiles.stdout.split() == ["dmxapi"]
+    other = Path(os.environ["XDG_CONFIG_HOME"]) / "other.toml"
+    other.write_text('[profiles.zeta]\nmodel = "x"\n')
+    chosen = _complete({"_MIMO_COMPLETE": "complete_bash", "COMP_WORDS": f"mimo describe --config {other} --profile ",
+                        "COMP_CWORD": "5"})  # fmt: skip
+    assert chosen.stdout.split() == ["zeta"]
     presets = _complete({"_MIMO_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "mimo ask --preset c"})
     assert "cinematic" in presets.stdout and "caption" in presets.stdout
     fish = _complete({"_MIMO_COMPLETE": "complete_fish", "_TYPER_COMPLETE_FISH_ACTION": "get-args",
