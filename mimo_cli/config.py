@@ -355,12 +355,12 @@ def check_config(path: Path, data: Mapping[str, Any]) -> None:
             )
 
 
-@dataclass
 class Config:
-    """A loaded and validated config file."""
+    """A loaded config file (a plain class, not a dataclass: building one at import costs start-up time)."""
 
-    path: Path
-    data: dict[str, Any]
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
 
     @property
     def profiles(self) -> dict[str, dict[str, Any]]:
@@ -466,7 +466,7 @@ def unset_key(data: dict[str, Any], path: list[str]) -> bool:
 
 # -- writing TOML -----------------------------------------------------------------------------------------
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
@@ -484,7 +484,7 @@ def toml_string(text: str) -> str:
 
 
 def toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else toml_string(key)
+    return key if key and _BARE_KEY_CHARS.issuperset(key) else toml_string(key)
 
 
 def toml_value(value: Any) -> str:
