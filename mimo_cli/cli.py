@@ -180,12 +180,12 @@ ConfigOption = Annotated[
 ]  # fmt: skip
 BaseUrlOption = Annotated[
     str | None,
-    typer.Option("--base-url", help="API base URL [env: MIMO_BASE_URL; default: https://api.xiaomimimo.com/v1].",
+    typer.Option("--base-url", metavar="URL", help="API base URL [env: MIMO_BASE_URL; default: https://api.xiaomimimo.com/v1].",
                  show_default=False, rich_help_panel=CONN),
 ]  # fmt: skip
 ApiKeyOption = Annotated[
     str | None,
-    typer.Option("--api-key", help="API key [env: MIMO_API_KEY].", show_default=False, rich_help_panel=CONN),
+    typer.Option("--api-key", metavar="KEY", help="API key [env: MIMO_API_KEY].", show_default=False, rich_help_panel=CONN),
 ]  # fmt: skip
 
 
@@ -727,7 +727,9 @@ def config_show(profile: ProfileOption = None, config: ConfigOption = None) -> N
         loaded.profile(profile)  # an unknown profile is a usage error
         data = {"profiles": {profile: loaded.profiles.get(profile, {})}}
     shown = _masked(data)
-    sys.stdout.write(f"# {loaded.path}\n" + dumps(shown))
+    from mimo_cli.errors import redact
+
+    sys.stdout.write(redact(f"# {loaded.path}\n" + dumps(shown)))
 
 
 def _masked(data: Any, key: str = "") -> Any:
