@@ -157,6 +157,8 @@ def _number(merged: dict[str, Any], name: str, option: str, kind: type = float) 
 
 
 def _validate(merged: dict[str, Any]) -> None:
+    if merged.get("api_key") == "":  # --api-key "": no key (exit 3 when sending), not a usage error
+        merged["api_key"] = None
     for name, kind in PROFILE_KEYS.items():
         if kind in (int, float):
             _number(merged, name, OPTION_NAMES[name], kind)

@@ -375,3 +375,8 @@ def test_a_config_path_that_cannot_be_written_is_exit_2(tmp_path: Path) -> None:
     (tmp_path / "dir.toml").mkdir()
     run = cli("config", "set", "model", "m", "--config", str(tmp_path / "dir.toml"))
     assert run.exit_code == 2 and "cannot" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_empty_api_key_option_means_no_key(mimo: Any, server: FakeServer) -> None:
+    run = mimo("describe", CLIP, "--api-key", "")
+    assert run.exit_code == 3 and "no API key is set" in run.stderr and server.received == []
