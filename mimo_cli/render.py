@@ -75,6 +75,11 @@ def info(message: str) -> None:
     console().print(redact(message), style="dim", soft_wrap=True, markup=False)
 
 
+def debug(message: str) -> None:
+    """A ``--debug`` line (request and response headers, retry reasons) on stderr."""
+    console().print(redact(message), style="dim", soft_wrap=True, markup=False, highlight=False)
+
+
 # -- usage ------------------------------------------------------------------------------------------------
 
 
