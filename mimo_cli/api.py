@@ -119,12 +119,11 @@ def _looks_html(body: str) -> bool:
 
 
 def _strings(obj: Any, depth: int = 0) -> Iterator[str]:
-    """Every string (and number) inside a JSON value: what the kind is matched against."""
+    """Every string (and number) inside a JSON value, keys left out: what the kind is matched against."""
     if depth > 20:
         return
     if isinstance(obj, dict):
-        for key, value in obj.items():
-            yield str(key)
+        for value in obj.values():
             yield from _strings(value, depth + 1)
     elif isinstance(obj, list):
         for value in obj:
