@@ -8,10 +8,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, KEY
+from conftest import FIXTURES, KEY, padded_mp4
 from fakeserver import FakeServer, Reply, error_json, html_error
 
 from mimo_cli.errors import Kind
@@ -316,6 +317,24 @@ def test_a_server_that_stalls_ends_in_a_timeout(
     assert run.exit_code == 1 and record["error"]["kind"] == "timeout" and words in record["error"]["message"]
     assert "hint: raise --timeout" in run.stderr
     assert record["attempts"] == attempts
+    assert time.monotonic() - started < 15
+
+
+def test_an_upload_the_server_does_not_read_ends_in_a_timeout(mimo: Any, tmp_path: Path) -> None:
+    big = padded_mp4(tmp_path / "big.mp4", 7 * 1024 * 1024)  # more than the socket buffers hold
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        accepted: list[socket.socket] = []
+        thread = threading.Thread(target=lambda: accepted.append(srv.accept()[0]), daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{srv.getsockname()[1]}/v1"
+        started = time.monotonic()
+        run = mimo(
+            "describe", str(big), "--timeout", "0.5", "--retries", "0", "--json", env={"MIMO_BASE_URL": url}
+        )
+        for conn in accepted:
+            conn.close()
+    record = json.loads(run.stdout)
+    assert record["error"]["kind"] == "timeout" and "could not be sent within" in record["error"]["message"]
     assert time.monotonic() - started < 15
 
 
