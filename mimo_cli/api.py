@@ -35,6 +35,8 @@ Debug = Callable[[str], None]
 
 #: Statuses that may succeed when tried again (Cloudflare's 520-524 and 529 are its origin's troubles).
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529}
+#: Statuses never retried, whatever the body says (SPEC.md): the same request would fail the same way.
+NEVER_RETRY = {400, 401, 403, 404, 413, 422}
 MAX_RETRY_AFTER = 120.0  # a server that asks for a longer wait is not waited for
 CONNECT_TIMEOUT = 10.0  # connecting has its own, shorter limit (never more than --timeout)
 ERROR_BODY_LIMIT = 64 * 1024
@@ -266,6 +268,7 @@ def http_error(status: int, body: str, headers: Any = None, *, model: str | None
     """Map an HTTP error status and body to the error kind of SPEC.md, with a message and a hint."""
     message, text = _error_fields(body, headers)
     kind, retry = classify(status, text)
+    retry = retry and status not in NEVER_RETRY
     request_id = headers.get("x-request-id") if headers is not None else None
     if kind in (Kind.MODEL, Kind.NO_CHANNEL):
         hint = _model_hint(kind, model)

@@ -73,6 +73,13 @@ ROWS: list[tuple[int, str, Kind, bool]] = [
     ),
     (503, openai("No available channel for model mimo-v2-omni under group default"), Kind.NO_CHANNEL, True),
     (429, openai("No available channel for model mimo-v2-omni"), Kind.NO_CHANNEL, True),
+    (
+        404,
+        openai("No available channel for model mimo-v2-omni"),
+        Kind.NO_CHANNEL,
+        False,
+    ),  # 404: never retried
+    (400, openai("The model is overloaded"), Kind.OVERLOADED, False),
     (504, "upstream request timeout", Kind.SERVER, True),
     (520, "", Kind.SERVER, True),
     (529, openai("overloaded_error"), Kind.OVERLOADED, True),
