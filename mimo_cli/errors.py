@@ -100,7 +100,7 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
-    for secret in _SECRETS:
+    for secret in tuple(_SECRETS):  # a copy: another thread (mimo batch) may register a key meanwhile
         if secret in text:
             text = text.replace(secret, "***")
     return text
@@ -119,7 +119,7 @@ class StreamRedactor:
     def feed(self, text: str) -> str:
         text = redact(self._held + text)
         keep = 0
-        for secret in _SECRETS:
+        for secret in tuple(_SECRETS):
             for n in range(min(len(secret) - 1, len(text)), keep, -1):
                 if text.endswith(secret[:n]):
                     keep = n

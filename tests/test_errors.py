@@ -4,7 +4,10 @@ retries with a fresh body; deadlines that never hang; and the key never shown, w
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -336,6 +339,19 @@ def test_an_upload_the_server_does_not_read_ends_in_a_timeout(mimo: Any, tmp_pat
     record = json.loads(run.stdout)
     assert record["error"]["kind"] == "timeout" and "could not be sent within" in record["error"]["message"]
     assert time.monotonic() - started < 15
+
+
+def test_the_installed_command_ends_a_stalled_stream_at_the_deadline(server: FakeServer) -> None:
+    server.queue(Reply.hang(20, sse_events_first=[chunk({"content": "The vid"})]))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIMO_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "mimo_cli", "describe", CLIP, "--timeout", "0.5"],
+        capture_output=True, text=True, timeout=15, stdin=subprocess.DEVNULL,
+        env={**env, "MIMO_BASE_URL": server.url, "MIMO_API_KEY": KEY},
+    )  # fmt: skip
+    assert proc.returncode == 1 and proc.stdout == "The vid\n"  # what arrived was shown, then the error
+    assert proc.stderr.startswith("error: the answer did not finish within --timeout 0.5 s")
+    assert "Traceback" not in proc.stderr
 
 
 def test_a_slow_but_steady_answer_within_the_deadline_is_fine(mimo: Any, server: FakeServer) -> None:
