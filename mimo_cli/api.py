@@ -314,7 +314,10 @@ def embedded_error(obj: dict[str, Any], model: str | None = None) -> MimoError:
     e = http_error(status or 500, json.dumps(obj, ensure_ascii=False), model=model)
     if status is None:  # the server said nothing of a status: report none, keep the text-based kind
         e.http_status = None
-        e.message = "the server sent an error: " + e.message.removeprefix("HTTP 500: ")
+        detail = e.message.removeprefix("HTTP 500: ") if e.message.startswith("HTTP 500: ") else ""
+        e.message = (
+            f"the server sent an error: {detail}" if detail else "the server sent an error with no message"
+        )
     return e
 
 
