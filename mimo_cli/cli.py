@@ -32,6 +32,7 @@ class MimoGroup(TyperGroup):
         from typer import _click
 
         kwargs["standalone_mode"] = False
+        _set_debug(False)
         if os.environ.get(COMPLETE_VAR):  # a shell asks for completions (see mimo completions)
             from typer._completion_classes import completion_init
 
@@ -50,10 +51,12 @@ class MimoGroup(TyperGroup):
         except (typer.Abort, KeyboardInterrupt):
             code = ExitCode.INTERRUPTED
         except Exception as e:
-            if _debug():
-                raise
             from mimo_cli.errors import redact
 
+            if _debug():  # the real traceback, still without the key
+                import traceback
+
+                sys.stderr.write(redact("".join(traceback.format_exception(type(e), e, e.__traceback__))))
             code = _print_error(
                 MimoError(
                     Kind.SERVER,
@@ -79,8 +82,16 @@ def _usage_hint(e: Any) -> str:
     return f"see '{path} --help'"
 
 
+_debug_flag = False  # set by --debug for this run (MIMO_DEBUG=1 does the same from the environment)
+
+
+def _set_debug(on: bool) -> None:
+    global _debug_flag
+    _debug_flag = on
+
+
 def _debug() -> bool:
-    return os.environ.get("MIMO_DEBUG", "") not in ("", "0")
+    return _debug_flag or os.environ.get("MIMO_DEBUG", "").lower() not in ("", "0", "false", "no")
 
 
 app = typer.Typer(
@@ -117,7 +128,9 @@ def _main(
     debug: Annotated[
         bool,
         typer.Option(
-            "--debug", envvar="MIMO_DEBUG", help="Show tracebacks of unexpected errors (never the key)."
+            "--debug",
+            envvar="MIMO_DEBUG",
+            help="Show request and response headers (the key masked) and the traceback of unexpected errors.",
         ),
     ] = False,
 ) -> None:
@@ -130,7 +143,7 @@ def _main(
       mimo describe clip.mp4 --json | jq -r .answer
     """
     if debug:
-        os.environ["MIMO_DEBUG"] = "1"
+        _set_debug(True)
 
 
 # -- the options describe, ask and batch share ------------------------------------------------------------
@@ -266,6 +279,10 @@ class Common:
         float | None, typer.Option("--timeout", help="Seconds one attempt may take, streaming included "
                                       "[default: 300].", rich_help_panel=CONN)
     ] = None  # fmt: skip
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show request and response headers (the key masked) on stderr "
+                           "[env: MIMO_DEBUG].", rich_help_panel=CONN)
+    ] = False  # fmt: skip
     retries: Annotated[
         int | None, typer.Option("--retries", help="Retries of a failed request that may succeed later "
                                     "[default: 3].", rich_help_panel=CONN)
@@ -344,6 +361,15 @@ def _retry_notice(quiet: bool) -> Callable[[str, str | None], None]:
     return notice
 
 
+def _debug_log() -> Callable[[str], None] | None:
+    """With --debug or MIMO_DEBUG=1: where the client writes request and response headers."""
+    if not _debug():
+        return None
+    from mimo_cli import render
+
+    return render.debug
+
+
 def _labels(inputs: list[str]) -> list[str]:
     from mimo_cli.media import shorten_data_uri
 
@@ -387,7 +413,9 @@ def run(inputs: list[str], question: str | None, opts: Common, single: bool) -> 
             renderer = render.PlainRenderer(show_reasoning=bool(opts.reasoning), quiet=opts.quiet)
         from mimo_cli.api import Client
 
-        with Client(settings, notice=_retry_notice(opts.quiet)) as client:
+        if opts.debug:
+            _set_debug(True)
+        with Client(settings, notice=_retry_notice(opts.quiet), debug=_debug_log()) as client:
             result = client.chat(request, renderer.delta)
         renderer.finish(result)
     except MimoError as e:

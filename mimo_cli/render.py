@@ -75,6 +75,11 @@ def info(message: str) -> None:
     console().print(redact(message), style="dim", soft_wrap=True, markup=False)
 
 
+def debug(message: str) -> None:
+    """A ``--debug`` line (request and response headers, retry reasons) on stderr."""
+    console().print(redact(message), style="dim", soft_wrap=True, markup=False, highlight=False)
+
+
 # -- usage ------------------------------------------------------------------------------------------------
 
 
@@ -152,14 +157,20 @@ class PlainRenderer:
         self._ended_newline = text.endswith("\n")
 
     def finish(self, result: Result) -> None:
-        if self._reasoning_open:
-            sys.stderr.write("\n")
-        if not self._ended_newline:
-            self.out.write("\n")
-            self.out.flush()
+        self.stop()
         if not self.quiet:
             length_warning(result)
             info(usage_line(result))
+
+    def stop(self) -> None:
+        """End the lines left open, so that an error after part of the answer starts on its own line."""
+        if self._reasoning_open:
+            sys.stderr.write("\n")
+            self._reasoning_open = False
+        if not self._ended_newline:
+            self.out.write("\n")
+            self.out.flush()
+            self._ended_newline = True
 
 
 class _Tail:

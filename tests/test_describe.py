@@ -310,7 +310,7 @@ def test_429_then_success_is_retried_with_the_same_body(
     assert run.exit_code == 0, run.stderr
     assert json.loads(run.stdout)["attempts"] == 2
     assert instant_backoff == [2.0]
-    assert "retrying in 2.0 s: HTTP 429: Rate limit reached (attempt 2 of 4)" in run.stderr
+    assert "retrying in 2.0 s: 429 rate limited (attempt 2 of 4)" in run.stderr
     first, second = server.received
     assert first.body == second.body
 
