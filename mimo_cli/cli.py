@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -866,6 +867,168 @@ def _info(message: str) -> None:
     from mimo_cli import render
 
     render.info(message)
+
+
+BATCH = "Batch"
+
+
+@app.command(
+    epilog="""\b
+Examples:
+  mimo batch videos/ -o captions.jsonl --preset caption
+  mimo batch videos/ -o captions.jsonl --preset caption --resume
+  mimo batch videos/ -j 8 --rpm 120 --exclude 'raw/*' -o out.jsonl
+  mimo batch videos/ --sidecar txt --out-dir captions/ --preset caption
+  find . -name '*.mov' | mimo batch - -o out.jsonl
+  mimo batch videos/ --shard 2/4 -o part-2.jsonl
+  mimo batch videos/ -o out.jsonl --dry-run --resume
+\b
+Exit codes: 0 every input done (or skipped), 1 an input failed, 2 usage error, 3 authentication or
+quota problem (the batch stops at the first), 130 interrupted (--resume continues)."""
+)
+@with_common
+def batch(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH...",
+            help="Video files, directories (searched recursively), http(s) URLs, or - to read one per line "
+            "from stdin.",
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the JSON Lines records here, not to stdout (replaced, unless --resume).",
+            rich_help_panel=BATCH,
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Append to --output, skipping inputs it has an ok record for (same "
+            "file, same options); failed ones are sent again.",
+            rich_help_panel=BATCH,
+        ),
+    ] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, max=256, help="Requests in flight.", rich_help_panel=BATCH)
+    ] = 4,
+    rpm: Annotated[
+        float | None,
+        typer.Option(
+            "--rpm",
+            min=0.001,
+            help="At most this many requests start per minute (evenly spaced).",
+            rich_help_panel=BATCH,
+        ),
+    ] = None,
+    include: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include",
+            metavar="GLOB",
+            help="Only inputs whose path (below the directory), name "
+            "or input matches; repeatable; * also matches /.",
+            rich_help_panel=BATCH,
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            metavar="GLOB",
+            help="Leave out inputs that match; repeatable.",
+            rich_help_panel=BATCH,
+        ),
+    ] = None,
+    sidecar: Annotated[
+        str | None,
+        typer.Option(
+            "--sidecar",
+            metavar="EXT",
+            help="Also write each answer next to its video (clip.mp4 -> clip.EXT; json writes the record).",
+            rich_help_panel=BATCH,
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out-dir",
+            metavar="DIR",
+            help="Write the sidecars here, mirroring the tree below each directory given.",
+            rich_help_panel=BATCH,
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="K/N",
+            help="Take only shard K of N (a stable hash of each input), "
+            "to split one batch across N machines.",
+            rich_help_panel=BATCH,
+        ),
+    ] = None,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first failed input.", rich_help_panel=BATCH)
+    ] = False,
+    *,
+    opts: Common,
+) -> None:
+    """Describe many videos, one request each, in parallel; JSON Lines out, resumable and shardable."""
+    from mimo_cli import batch as b
+    from mimo_cli import render
+
+    render.use_utf8()
+    if resume and output is None:
+        raise usage_error("--resume needs --output FILE", "e.g. mimo batch videos/ -o out.jsonl --resume")
+    if out_dir is not None and sidecar is None:
+        raise usage_error("--out-dir needs --sidecar EXT", "e.g. --sidecar txt --out-dir captions/")
+    ext = b.check_sidecar_ext(sidecar) if sidecar is not None else None
+    shard_kn = b.parse_shard(shard) if shard is not None else None
+    if paths.count("-") > 1:
+        raise usage_error("- (read paths from stdin) may be given once")
+    settings = opts.settings()
+    prompt = settings.prompt or preset_text(settings.preset, settings.presets)
+    fit = bool(getattr(opts, "fit", False) or getattr(settings, "fit", False))
+    items = b.plan(paths, fit=fit, include=include or (), exclude=exclude or (), shard=shard_kn)
+    if opts.dry_run:
+        for entry in b.dry_run(items, settings, prompt, output, resume):
+            if opts.json_out:
+                render.print_json(entry)
+            else:
+                sys.stdout.write(render_redact(f"{entry['action']}  {entry['input']}") + "\n")
+        sys.stdout.flush()
+        return
+    options = b.Options(jobs=jobs, rpm=rpm, fail_fast=fail_fast, sidecar=ext,
+                        out_dir=out_dir, debug=_debug())  # fmt: skip
+    progress = b.make_progress(opts.quiet, records_on_terminal=output is None and sys.stdout.isatty())
+    outcome = b.execute(items, settings, prompt, options, output=output, resume=resume,
+                        progress=progress, quiet=opts.quiet)  # fmt: skip
+    summary = outcome.summary
+    render.info(summary.line())
+    if summary.interrupted:
+        if outcome.abandoned:  # the abandoned requests' threads cannot be joined: leave at once
+            _print_error(MimoError(Kind.INTERRUPTED, "interrupted"))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(int(ExitCode.INTERRUPTED))
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    if outcome.auth_error:
+        raise typer.Exit(int(ExitCode.AUTH))
+    if summary.failed or summary.sidecar_failures:
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def render_redact(text: str) -> str:
+    from mimo_cli.errors import redact
+
+    return redact(text)
 
 
 def main() -> None:
