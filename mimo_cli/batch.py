@@ -171,14 +171,14 @@ def plan(
         items = [i for i in items if matches(i, include)]
     if exclude:
         items = [i for i in items if not matches(i, exclude)]
-    items.sort(key=lambda i: i.input)
     seen: set[str] = set()
     unique: list[Item] = []
-    for item in items:
+    for item in items:  # the first mention of a file wins, in the order the paths were given
         key = os.path.realpath(item.path) if item.path is not None else item.input
         if key not in seen:
             seen.add(key)
             unique.append(item)
+    unique.sort(key=lambda i: i.input)
     if shard is not None:
         k, n = shard
         unique = [i for i in unique if shard_of(i.input, n) == k]
@@ -247,10 +247,11 @@ def load_done(path: Path, notice: Notice | None = None) -> dict[str, dict[str, A
                 else:
                     f.seek(0, os.SEEK_END)
                     f.write(b"\n")
-                break
             offset += len(raw)
             if isinstance(record, dict) and record.get("status") == "ok" and record.get("fingerprint"):
                 done[str(record["fingerprint"])] = record
+            if not complete:
+                break
     return done
 
 
