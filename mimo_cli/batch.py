@@ -279,10 +279,10 @@ def sidecar_path(item: Item, ext: str, out_dir: Path | None) -> Path | None:
 def write_atomically(target: Path, text: str, root: Path) -> None:
     """Write ``text`` to ``target`` through a temporary file and a rename, refusing to leave ``root``."""
     root_real = os.path.realpath(root)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    parent_real = os.path.realpath(target.parent)
+    parent_real = os.path.realpath(target.parent)  # checked before any directory is made
     if os.path.commonpath([root_real, parent_real]) != root_real or target.name in ("", ".", ".."):
         raise input_error(f"refusing to write {target}: it is outside {root}")
+    os.makedirs(parent_real, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=parent_real, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -325,6 +325,7 @@ class Summary:
     failed: int = 0
     skipped: int = 0
     not_started: int = 0
+    abandoned: int = 0
     tokens: int = 0
     video_tokens: int = 0
     reasoning_tokens: int = 0
@@ -351,6 +352,8 @@ class Summary:
         parts = [f"{self.done:,} done", f"{self.failed:,} failed", f"{self.skipped:,} skipped"]
         if self.not_started:
             parts.append(f"{self.not_started:,} not started")
+        if self.abandoned:
+            parts.append(f"{self.abandoned:,} abandoned")
         tokens = f"{self.tokens:,} tokens ({self.video_tokens:,} video, {self.reasoning_tokens:,} reasoning)"
         return f"batch: {', '.join(parts)} · {tokens} · {self.elapsed:.1f} s"
 
@@ -396,7 +399,7 @@ class LineProgress:
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def _write(self, text: str) -> None:
         stream = self.stream or sys.stderr
@@ -526,13 +529,7 @@ class Runner:
             return
 
         def handler(signum: int, frame: Any) -> None:
-            first = not self.summary.interrupted
-            self.interrupt()
-            if first:
-                self.progress.message(
-                    "interrupted: no new requests start; waiting for those in flight "
-                    "(Ctrl-C again to abandon them)"
-                )
+            self.interrupt()  # only flags: the loop does the talking (a handler must not take locks)
 
         previous = signal.signal(signal.SIGINT, handler)
         try:
@@ -574,6 +571,7 @@ class Runner:
         next_start = self.clock()
         in_flight: dict[Future[dict[str, Any]], tuple[Item, str]] = {}
         pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mimo-batch")
+        told = False
         try:
             while True:
                 now = self.clock()
@@ -595,6 +593,12 @@ class Runner:
                 finished, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
                 if self.abandon.is_set():
                     break
+                if self.summary.interrupted and not told:
+                    told = True
+                    self.progress.message(
+                        f"interrupted: no new requests start; waiting for the {len(in_flight)} in flight "
+                        "(Ctrl-C again to abandon them)"
+                    )
                 for future in sorted(finished, key=lambda f: in_flight[f][0].input):
                     item, fp = in_flight.pop(future)
                     record = future.result()
@@ -604,8 +608,7 @@ class Runner:
                     self._after(record)
         finally:
             self.summary.not_started = (1 if nxt is not None else 0) + sum(1 for _ in queue)
-            if in_flight:  # abandoned: they are sent again by --resume
-                self.summary.not_started += len(in_flight)
+            self.summary.abandoned = len(in_flight)  # after a second Ctrl-C; --resume sends them again
             pool.shutdown(wait=not self.abandon.is_set(), cancel_futures=True)
 
     def _after(self, record: dict[str, Any]) -> None:
