@@ -482,7 +482,6 @@ class Options:
     fail_fast: bool = False
     sidecar: str | None = None
     out_dir: Path | None = None
-    debug: bool = False
 
 
 class Runner:
@@ -509,7 +508,6 @@ class Runner:
         self.clock = clock
         self.stopping = threading.Event()  # no new requests
         self.abandon = threading.Event()  # second Ctrl-C: do not wait for the requests in flight
-        self.auth_error: MimoError | None = None
 
     # Ctrl-C ---------------------------------------------------------------------------------------------
 

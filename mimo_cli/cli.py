@@ -1002,11 +1002,13 @@ def batch(
             if opts.json_out:
                 render.print_json(entry)
             else:
-                sys.stdout.write(render_redact(f"{entry['action']}  {entry['input']}") + "\n")
+                sys.stdout.write(redact(f"{entry['action']}  {entry['input']}") + "\n")
         sys.stdout.flush()
         return
-    options = b.Options(jobs=jobs, rpm=rpm, fail_fast=fail_fast, sidecar=ext,
-                        out_dir=out_dir, debug=_debug())  # fmt: skip
+    if not items and not opts.quiet:
+        exts = " ".join(sorted(b.video_extensions(fit)))
+        render.warning("no inputs found", f"directories are searched for {exts} (see --include, --exclude)")
+    options = b.Options(jobs=jobs, rpm=rpm, fail_fast=fail_fast, sidecar=ext, out_dir=out_dir)
     progress = b.make_progress(opts.quiet, records_on_terminal=output is None and sys.stdout.isatty())
     outcome = b.execute(items, settings, prompt, options, output=output, resume=resume,
                         progress=progress, quiet=opts.quiet)  # fmt: skip
@@ -1023,12 +1025,6 @@ def batch(
         raise typer.Exit(int(ExitCode.AUTH))
     if summary.failed or summary.sidecar_failures:
         raise typer.Exit(int(ExitCode.FAILED))
-
-
-def render_redact(text: str) -> str:
-    from mimo_cli.errors import redact
-
-    return redact(text)
 
 
 def main() -> None:
