@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, KEY, padded_mp4
-from fakeserver import DEFAULT_ANSWER, FakeServer, error_json
+from fakeserver import DEFAULT_ANSWER, FakeServer, Reply, error_json
 
 from mimo_cli.prompts import BUILTIN_PRESETS
 
@@ -438,3 +438,44 @@ def test_shard_partition_property() -> None:
             assert all(shard_of(u, n) == k for u in part)
 
     check()
+
+
+def test_second_sigint_abandons_the_requests_in_flight(server: FakeServer, tmp_path: Path) -> None:
+    make_videos(tmp_path / "media", NAMES)
+    server.queue(Reply.json({"choices": []}, delay=0.1), Reply.json({}, delay=60), Reply.json({}, delay=60))
+    server.response_delay = 60
+    proc = _start(["batch", "media", "-o", "out.jsonl", "-j", "2"], server, tmp_path)
+    try:
+        assert server.wait_for_requests(3, timeout=30)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.5)  # two signals in a row would be taken as one
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    out = records((tmp_path / "out.jsonl").read_text())
+    assert [r["error"]["kind"] for r in out] == ["bad_response"]  # the one that ended; none for the others
+    assert "2 abandoned" in stderr and "error: interrupted" in stderr and "Traceback" not in stderr
+
+
+def test_dry_run_lists_what_would_be_sent(mimo: Any, server: FakeServer, tree: Any) -> None:
+    mimo("batch", "media/a", "-o", "out.jsonl")
+    run = mimo("batch", "media", "-o", "out.jsonl", "--resume", "--dry-run")
+    assert run.exit_code == 0 and len(server.received) == 2
+    assert run.stdout.splitlines() == [
+        "skip  media/a/one.mp4", "skip  media/a/two.mov", "send  media/b/c/three.mp4",
+        "send  media/b/four.MP4", "send  media/five.avi",
+    ]  # fmt: skip
+    empty = mimo("batch", "media/a", "--include", "*.webm")
+    assert empty.exit_code == 0 and "warning: no inputs found" in empty.stderr and empty.stdout == ""
+
+
+def test_batch_help_imports_nothing_heavy() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "mimo_cli", "batch", "--help"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0 and "--shard" in proc.stdout
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert not {"httpx", "magic", "rich.markdown", "rich.console", "mimo_cli.batch"} & imported
