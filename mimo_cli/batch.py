@@ -508,6 +508,7 @@ class Runner:
         self.clock = clock
         self.stopping = threading.Event()  # no new requests
         self.abandon = threading.Event()  # second Ctrl-C: do not wait for the requests in flight
+        self.start_times: list[float] = []  # when each request was handed to a worker (clock())
 
     # Ctrl-C ---------------------------------------------------------------------------------------------
 
@@ -578,6 +579,7 @@ class Runner:
                         break
                     item, fp = nxt
                     in_flight[pool.submit(self.chat, item)] = (item, fp)
+                    self.start_times.append(now)
                     next_start = max(now, next_start) + interval
                     nxt = next(queue, None)
                 if not in_flight:
