@@ -542,8 +542,14 @@ class Runner:
         if record["status"] == "ok" and self.options.sidecar:
             self.write_sidecar(item, record)
         record = {**record, "fingerprint": fingerprint}
-        self.out.write(redact(json.dumps(record, ensure_ascii=False)) + "\n")
-        self.out.flush()
+        if self.summary.stopped_by == "broken pipe":
+            return
+        try:
+            self.out.write(redact(json.dumps(record, ensure_ascii=False)) + "\n")
+            self.out.flush()
+        except BrokenPipeError:  # `mimo batch dir | head -3`: the reader has gone; stop asking
+            self.stopping.set()
+            self.summary.stopped_by = "broken pipe"
 
     def write_sidecar(self, item: Item, record: dict[str, Any]) -> None:
         ext = self.options.sidecar

@@ -891,7 +891,7 @@ def batch(
     paths: Annotated[
         list[str],
         typer.Argument(
-            metavar="PATH...",
+            metavar="PATH",
             help="Video files, directories (searched recursively), http(s) URLs, or - to read one per line "
             "from stdin.",
         ),
@@ -1014,6 +1014,9 @@ def batch(
                         progress=progress, quiet=opts.quiet)  # fmt: skip
     summary = outcome.summary
     render.info(summary.line())
+    if summary.stopped_by == "broken pipe":  # nobody reads stdout any more (| head): leave without a fuss
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(int(ExitCode.FAILED))
     if summary.interrupted:
         if outcome.abandoned:  # the abandoned requests' threads cannot be joined: leave at once
             _print_error(MimoError(Kind.INTERRUPTED, "interrupted"))

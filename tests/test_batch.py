@@ -478,3 +478,19 @@ def test_batch_help_imports_nothing_heavy() -> None:
     assert proc.returncode == 0 and "--shard" in proc.stdout
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     assert not {"httpx", "magic", "rich.markdown", "rich.console", "mimo_cli.batch"} & imported
+
+
+def test_a_closed_stdout_stops_the_batch_quietly(server: FakeServer, tmp_path: Path) -> None:
+    make_videos(tmp_path / "media", NAMES)
+    server.response_delay = 0.1  # head has long gone when the second record comes
+    mimo = Path(sys.executable).with_name("mimo")
+    command = [str(mimo)] if mimo.exists() else [sys.executable, "-m", "mimo_cli"]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MIMO_")}
+    proc = subprocess.run(
+        f"{' '.join(command)} batch media -j 1 | head -n 1",
+        shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**base, "MIMO_BASE_URL": server.url, "MIMO_API_KEY": KEY},
+    )  # fmt: skip
+    assert json.loads(proc.stdout)["input"] == "media/v00.mp4"
+    assert "Traceback" not in proc.stderr and "error:" not in proc.stderr
+    assert len(server.received) < len(NAMES)  # it stopped asking
