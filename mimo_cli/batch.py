@@ -111,7 +111,7 @@ def _url_rel(url: str) -> str | None:
     if url.lower().startswith("data:"):
         return None
     name = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
-    name = name.replace("\\", "_").strip()
+    name = name.replace("/", "_").replace("\\", "_").strip()
     return name if name not in ("", ".", "..") else None
 
 
@@ -487,7 +487,7 @@ class Options:
 class Runner:
     """Sends the items with ``jobs`` requests in flight; writes each record as soon as it is known.
 
-    ``chat(item, notice) -> record`` does one input (resolve, send, close); it runs in worker threads.
+    ``chat(item) -> record`` does one input (resolve, send, close); it runs in worker threads.
     Records, sidecars and progress are handled in the calling thread only, so the output needs no lock.
     """
 
@@ -556,6 +556,10 @@ class Runner:
         assert ext is not None
         target = sidecar_path(item, ext, self.options.out_dir)
         if target is None:
+            return
+        if item.path is not None and os.path.realpath(target) == os.path.realpath(item.path):
+            self.progress.message(f"warning: not writing the sidecar of {item.input} over the video itself")
+            self.summary.sidecar_failures += 1
             return
         root = self.options.out_dir or (item.path.parent if item.path is not None else Path("."))
         try:
@@ -764,7 +768,8 @@ def execute(
     out: IO[str]
     if output is not None:
         try:
-            out = open(output, "a" if resume else "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+            mode = "a" if resume else "w"
+            out = open(output, mode, encoding="utf-8", errors="backslashreplace", newline="\n")  # noqa: SIM115
         except OSError as e:
             raise usage_error(f"cannot write {output}: {e.strerror or e}") from None
     else:

@@ -494,3 +494,11 @@ def test_a_closed_stdout_stops_the_batch_quietly(server: FakeServer, tmp_path: P
     assert json.loads(proc.stdout)["input"] == "media/v00.mp4"
     assert "Traceback" not in proc.stderr and "error:" not in proc.stderr
     assert len(server.received) < len(NAMES)  # it stopped asking
+
+
+def test_a_sidecar_never_replaces_its_video(mimo: Any, server: FakeServer, tree: Any) -> None:
+    shutil.copy("media/a/one.mp4", "media/a/odd.txt")
+    run = mimo("batch", "media/a/odd.txt", "--force-mime", "video/mp4", "--sidecar", "txt")
+    assert run.exit_code == 1 and "over the video itself" in run.stderr
+    assert Path("media/a/odd.txt").read_bytes() == Path("media/a/one.mp4").read_bytes()
+    assert records(run.stdout)[0]["status"] == "ok"  # the answer is kept in the record
