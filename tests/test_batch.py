@@ -502,3 +502,16 @@ def test_a_sidecar_never_replaces_its_video(mimo: Any, server: FakeServer, tree:
     assert run.exit_code == 1 and "over the video itself" in run.stderr
     assert Path("media/a/odd.txt").read_bytes() == Path("media/a/one.mp4").read_bytes()
     assert records(run.stdout)[0]["status"] == "ok"  # the answer is kept in the record
+
+
+def test_progress_bar_on_a_terminal(mimo: Any, server: FakeServer, tree: Any) -> None:
+    shutil.copy(FIXTURES / "fake.mp4", Path("media/b/fake.mp4"))
+    run = mimo("batch", "media", "-o", "out.jsonl", env={"TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
+    assert run.exit_code == 1
+    assert "6/6" in run.stderr and "ETA" in run.stderr and "7,440 tokens · 1 failed" in run.stderr
+    assert "failed media/b/fake.mp4: input:" in run.stderr  # failures are printed above the bar
+    assert "ok     media/a/one.mp4" not in run.stderr  # successes only move the bar
+    assert "batch: 5 done, 1 failed, 0 skipped" in run.stderr
+    quiet = mimo("batch", "media", "-o", "out.jsonl", "--resume", "-q")
+    assert quiet.stderr.splitlines()[-1].startswith("batch: 0 done, 1 failed, 5 skipped")
+    assert "failed media/b/fake.mp4" not in quiet.stderr  # --quiet: the summary only
