@@ -694,18 +694,28 @@ class Sender:
 
 
 def open_client(settings: Settings, jobs: int, notice: Notice) -> Any:
-    """One client shared by every worker (httpx.Client is thread-safe), with a pool of ``jobs`` connections."""
+    """One client shared by every worker (httpx.Client is thread-safe), with room for ``jobs`` connections.
+
+    The client is built as describe builds it; only when ``jobs`` passes httpx's default pool (20 kept
+    alive) is its httpx.Client replaced by one with the same timeout and a pool of ``jobs``.
+    """
     import httpx
 
-    from mimo_cli.api import CONNECT_TIMEOUT, Client
+    from mimo_cli.api import Client
 
-    size = max(jobs, 10)
-    http = httpx.Client(
-        timeout=httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout)),
-        follow_redirects=True,
-        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-    )
-    return Client(settings, http=http, notice=notice), http
+    client = Client(settings, notice=notice)
+    if jobs > DEFAULT_KEEPALIVE:
+        old = client.http
+        client.http = httpx.Client(
+            timeout=old.timeout,
+            follow_redirects=old.follow_redirects,
+            limits=httpx.Limits(max_connections=jobs, max_keepalive_connections=jobs),
+        )
+        old.close()
+    return client
+
+
+DEFAULT_KEEPALIVE = 20  # httpx.Limits() keeps 20 connections alive (100 at most)
 
 
 def no_key_error() -> MimoError:
@@ -774,7 +784,7 @@ def execute(
             raise usage_error(f"cannot write {output}: {e.strerror or e}") from None
     else:
         out = stdout or sys.stdout
-    client = http = None
+    client = None
     abandoned = False
     try:
         sender = Sender(settings, prompt, None, progress.message)
@@ -787,7 +797,7 @@ def execute(
                     runner.write_sidecar(item, record)
         progress.start(len(items), summary.skipped)
         if todo:
-            client, http = open_client(settings, options.jobs, sender.notice)
+            client = open_client(settings, options.jobs, sender.notice)
             sender.client = client
             with runner.sigint():
                 runner.run(todo)
@@ -800,8 +810,8 @@ def execute(
             out.close()
         else:
             out.flush()
-        if http is not None and not abandoned:
-            http.close()
+        if client is not None and not abandoned:
+            client.close()
     return Outcome(summary, abandoned, summary.stopped_by in (Kind.AUTH.value, Kind.QUOTA.value))
 
 

@@ -515,3 +515,9 @@ def test_progress_bar_on_a_terminal(mimo: Any, server: FakeServer, tree: Any) ->
     quiet = mimo("batch", "media", "-o", "out.jsonl", "--resume", "-q")
     assert quiet.stderr.splitlines()[-1].startswith("batch: 0 done, 1 failed, 5 skipped")
     assert "failed media/b/fake.mp4" not in quiet.stderr  # --quiet: the summary only
+
+
+def test_many_jobs_share_one_client(mimo: Any, server: FakeServer, tree: Any) -> None:
+    run = mimo("batch", "media", "-j", "32")
+    assert run.exit_code == 0, run.stderr
+    assert sorted(sent(server, tree)) == sorted(TREE)
