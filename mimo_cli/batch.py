@@ -194,10 +194,10 @@ def label(item: Item) -> str:
 
 def options_digest(settings: Settings, prompt: str) -> str:
     """A hash of the request options that change the answer (see the module docstring)."""
-    options = {
-        name: value
-        for name, value in sorted(dataclasses.asdict(settings).items())
-        if name not in NOT_FINGERPRINTED
+    options: dict[str, Any] = {
+        f.name: getattr(settings, f.name)
+        for f in dataclasses.fields(settings)
+        if f.name not in NOT_FINGERPRINTED
     }
     options["prompt_text"] = prompt
     text = json.dumps(options, sort_keys=True, default=str, ensure_ascii=False)

@@ -521,3 +521,27 @@ def test_many_jobs_share_one_client(mimo: Any, server: FakeServer, tree: Any) ->
     run = mimo("batch", "media", "-j", "32")
     assert run.exit_code == 0, run.stderr
     assert sorted(sent(server, tree)) == sorted(TREE)
+
+
+def test_what_changes_the_fingerprint(tmp_path: Path) -> None:
+    from mimo_cli.batch import Item, fingerprint, options_digest
+    from mimo_cli.config import resolve
+
+    video = padded_mp4(tmp_path / "v.mp4", 5000)
+    item = Item(str(video), video)
+
+    def fp(prompt: str = "Describe.", **options: Any) -> str:
+        return fingerprint(item, options_digest(resolve(options, env={}), prompt))
+
+    base = fp()
+    for same in ({"base_url": "https://gw.example/v1"}, {"api_key": "sk-other-key-123456"}, {"timeout": 5},
+                 {"retries": 0}, {"stream": False}):  # fmt: skip
+        assert fp(**same) == base, same
+    for different in ({"model": "mimo-v2.5-omni"}, {"fps": 1}, {"resolution": "max"}, {"system": ""},
+                      {"max_tokens": 100}, {"temperature": 0.5}, {"top_p": 0.5}, {"thinking": False},
+                      {"force_mime": "video/quicktime"}):  # fmt: skip
+        assert fp(**different) != base, different
+    assert fp("Another prompt.") != base
+    assert fingerprint(Item("other/v.mp4", video), options_digest(resolve({}, env={}), "Describe.")) != base
+    os.utime(video, ns=(1, 1))
+    assert fp() != base  # a touched file is another file
