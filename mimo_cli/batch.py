@@ -693,7 +693,9 @@ class Sender:
                 video.close()
 
 
-def open_client(settings: Settings, jobs: int, notice: Notice) -> Any:
+def open_client(
+    settings: Settings, jobs: int, notice: Notice, debug: Callable[[str], None] | None = None
+) -> Any:
     """One client shared by every worker (httpx.Client is thread-safe), with room for ``jobs`` connections.
 
     The client is built as describe builds it; only when ``jobs`` passes httpx's default pool (20 kept
@@ -703,7 +705,7 @@ def open_client(settings: Settings, jobs: int, notice: Notice) -> Any:
 
     from mimo_cli.api import Client
 
-    client = Client(settings, notice=notice)
+    client = Client(settings, notice=notice, debug=debug)
     if jobs > DEFAULT_KEEPALIVE:
         old = client.http
         client.http = httpx.Client(
@@ -716,14 +718,6 @@ def open_client(settings: Settings, jobs: int, notice: Notice) -> Any:
 
 
 DEFAULT_KEEPALIVE = 20  # httpx.Limits() keeps 20 connections alive (100 at most)
-
-
-def no_key_error() -> MimoError:
-    return MimoError(
-        Kind.AUTH,
-        "no API key is set",
-        "export MIMO_API_KEY=sk-... (or pass --api-key); --dry-run lists what would be sent without one",
-    )
 
 
 @dataclass
@@ -755,6 +749,8 @@ def execute(
     progress: Progress,
     stdout: IO[str] | None = None,
     quiet: bool = False,
+    require_key: Callable[[Settings], None] | None = None,
+    debug: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Run the batch: skip what is done, send the rest, write the records; Ctrl-C stops it cleanly."""
     summary = Summary(total=len(items))
@@ -773,8 +769,8 @@ def execute(
             restore.append((item, done[fp]))
         else:
             todo.append((item, fp))
-    if todo and not settings.api_key:
-        raise no_key_error()
+    if todo and require_key is not None:  # only when something is to be sent: a finished batch needs no key
+        require_key(settings)
     out: IO[str]
     if output is not None:
         try:
@@ -797,7 +793,7 @@ def execute(
                     runner.write_sidecar(item, record)
         progress.start(len(items), summary.skipped)
         if todo:
-            client = open_client(settings, options.jobs, sender.notice)
+            client = open_client(settings, options.jobs, sender.notice, debug)
             sender.client = client
             with runner.sigint():
                 runner.run(todo)

@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 
 from mimo_cli import __version__
 from mimo_cli.config import Settings, load_settings, mask_key
-from mimo_cli.errors import ExitCode, Kind, MimoError, register_secret, usage_error
+from mimo_cli.errors import ExitCode, Kind, MimoError, redact, register_secret, usage_error
 from mimo_cli.prompts import preset_text
 
 COMPLETE_VAR = "_MIMO_COMPLETE"
@@ -1008,10 +1008,12 @@ def batch(
     if not items and not opts.quiet:
         exts = " ".join(sorted(b.video_extensions(fit)))
         render.warning("no inputs found", f"directories are searched for {exts} (see --include, --exclude)")
+    if opts.debug:
+        _set_debug(True)
     options = b.Options(jobs=jobs, rpm=rpm, fail_fast=fail_fast, sidecar=ext, out_dir=out_dir)
     progress = b.make_progress(opts.quiet, records_on_terminal=output is None and sys.stdout.isatty())
-    outcome = b.execute(items, settings, prompt, options, output=output, resume=resume,
-                        progress=progress, quiet=opts.quiet)  # fmt: skip
+    outcome = b.execute(items, settings, prompt, options, output=output, resume=resume, progress=progress,
+                        quiet=opts.quiet, require_key=_require_key, debug=_debug_log())  # fmt: skip
     summary = outcome.summary
     render.info(summary.line())
     if summary.stopped_by == "broken pipe":  # nobody reads stdout any more (| head): leave without a fuss
