@@ -258,6 +258,23 @@ class Common:
         str | None, typer.Option("--force-mime", metavar="MIME", help="Send local videos with this MIME type, "
                                     "skipping detection.", rich_help_panel=INP)
     ] = None  # fmt: skip
+    fit: Annotated[
+        bool | None, typer.Option("--fit", help="Convert a local video that is too large or of another container "
+                                     "(WebM, MKV…) to an MP4 that fits the inline limit (needs ffmpeg).",
+                                     show_default=False, rich_help_panel=INP)
+    ] = None  # fmt: skip
+    start: Annotated[
+        str | None, typer.Option("--start", metavar="TIME", help="Send the video from this time on: seconds or "
+                                    "[hh:]mm:ss (needs ffmpeg).", rich_help_panel=INP)
+    ] = None  # fmt: skip
+    end: Annotated[
+        str | None, typer.Option("--end", metavar="TIME", help="Send the video up to this time: seconds or "
+                                    "[hh:]mm:ss (needs ffmpeg).", rich_help_panel=INP)
+    ] = None  # fmt: skip
+    inline_url: Annotated[
+        bool | None, typer.Option("--inline-url", help="Download http(s) URLs here and send them inline (for URLs "
+                                     "the API cannot reach).", show_default=False, rich_help_panel=INP)
+    ] = None  # fmt: skip
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON record (answer, usage, error) instead of text.",
                            rich_help_panel=OUT)
@@ -297,7 +314,7 @@ class Common:
             name: getattr(self, name)
             for name in ("model", "fps", "resolution", "preset", "prompt", "system", "max_tokens",
                          "temperature", "top_p", "thinking", "stream", "max_inline_mb", "force_mime",
-                         "base_url", "api_key", "timeout", "retries")
+                         "fit", "start", "end", "inline_url", "base_url", "api_key", "timeout", "retries")
         }  # fmt: skip
         return _settings(options, self.config, self.profile)
 
@@ -470,6 +487,9 @@ Examples:
   cat clip.mp4 | mimo describe - --preset caption
   mimo describe clip.mp4 -p "What breed is the cat?"
   mimo describe clip.mp4 --json | jq -r .answer
+  mimo describe phone.mov --fit
+  mimo describe talk.mkv --fit --start 1:00 --end 2:30
+  mimo describe http://nas.local/v.mp4 --inline-url --fit
   mimo describe clip.mp4 --dry-run"""
 )
 @with_common

@@ -89,6 +89,10 @@ class Settings:
     retries: int = 3
     max_inline_mb: float = 10.0
     force_mime: str | None = None
+    fit: bool = False  # convert a local video that is too large or of another container (needs ffmpeg)
+    start: float | None = None  # seconds: send only the span from here (needs ffmpeg)
+    end: float | None = None  # seconds: ... up to here
+    inline_url: bool = False  # download http(s) URLs and send them inline
     presets: Mapping[str, str] = field(default_factory=dict)  # user presets (config file)
 
     @property
@@ -167,6 +171,7 @@ def _validate(merged: dict[str, Any]) -> None:
             problem = check_value(name, merged[name])
             if problem:
                 raise usage_error(f"{OPTION_NAMES[name]} {problem}")
+    _span(merged)
     base_url = merged["base_url"]
     problem = check_value("base_url", base_url)
     if problem:
@@ -243,6 +248,43 @@ def parse_value(name: str, text: str) -> Any:
             raise ValueError(f"must be a number, got {text!r}") from None
         return number
     return text
+
+
+_TIME = re.compile(r"^(?:(?:(\d+):)?(\d{1,2}):)?(\d+(?:\.\d*)?|\.\d+)$")
+
+
+def parse_time(text: str | float | int, option: str = "--start") -> float:
+    """Seconds from ``90``, ``90.5``, ``1:30`` or ``0:01:30.5`` (a usage error otherwise)."""
+    if isinstance(text, bool):
+        raise usage_error(f"{option} must be seconds or [hh:]mm:ss, got {text!r}")
+    if isinstance(text, (int, float)):
+        seconds = float(text)
+    else:
+        match = _TIME.match(text.strip())
+        if not match:
+            raise usage_error(
+                f"{option} must be seconds or [hh:]mm:ss, got {text!r}", "e.g. 90, 1:30 or 00:01:30.5"
+            )
+        hours, minutes, secs = match.groups()
+        if (hours is not None or minutes is not None) and float(secs) >= 60:
+            raise usage_error(f"{option}: the seconds of {text!r} must be below 60")
+        if hours is not None and int(minutes) >= 60:
+            raise usage_error(f"{option}: the minutes of {text!r} must be below 60")
+        seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise usage_error(f"{option} must be a time of 0 or more, got {text!r}")
+    return seconds
+
+
+def _span(merged: dict[str, Any]) -> None:
+    for name in ("start", "end"):
+        if merged.get(name) is not None:
+            merged[name] = parse_time(merged[name], f"--{name}")
+    start, end = merged.get("start"), merged.get("end")
+    if end is not None and end <= (start or 0):
+        raise usage_error(
+            f"--end ({end:g} s) must come after --start ({start or 0:g} s)", "e.g. --start 1:00 --end 2:00"
+        )
 
 
 def mask_key(key: str | None) -> str:

@@ -2,8 +2,10 @@
 
 A local file is checked here (exists, regular, not empty, a video of an accepted container, small enough
 once base64-encoded) and later streamed as ``data:MIME;base64,...`` in chunks by :meth:`Video.iter_url`,
-so no caller ever holds the whole encoded video in memory. This module never prints: warnings go to the
-``notice`` callback the caller passes.
+so no caller ever holds the whole encoded video in memory. With --fit or --start/--end, a local file is
+handed to :mod:`mimo_cli.fit` (ffmpeg), which returns a temporary converted file in its place; with
+--inline-url, an http(s) URL is downloaded to a temporary file first and then treated as a local file.
+This module never prints: warnings go to the ``notice`` callback the caller passes.
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ OTHER_VIDEO_EXT = {
 GENERIC_MIME = {"application/octet-stream", "application/x-data", "application/unknown", ""}
 
 ACCEPTED_NAMES = "MP4, MOV, AVI and WMV"
+#: The name of each accepted container, as said in messages.
+CONTAINER_NAMES = {"video/mp4": "MP4", "video/quicktime": "MOV", "video/x-msvideo": "AVI",
+                   "video/x-ms-wmv": "WMV"}  # fmt: skip
 CHUNK = 3 * 64 * 1024  # raw bytes per base64 chunk: a multiple of 3, so the chunks concatenate cleanly
 HEAD = 65536  # bytes handed to libmagic
 
@@ -229,37 +234,58 @@ def classify(name: str, magic_mime: str | None, head: bytes) -> str:
     ``magic_mime`` is what libmagic says (None when libmagic is missing); the extension of ``name`` breaks
     ties when libmagic has no specific answer.
     """
+    mime, container = sniff(name, magic_mime, head)
+    if mime is None:
+        raise container_error(name, container)
+    return mime
+
+
+def container_error(name: str, container: str | None) -> Exception:
+    return input_error(
+        f"{name} is a video in the {container} container, which the API does not accept "
+        f"(it takes {ACCEPTED_NAMES})",
+        "convert it with --fit (needs ffmpeg), or send it unchanged with --force-mime MIME",
+    )
+
+
+def sniff(name: str, magic_mime: str | None, head: bytes) -> tuple[str | None, str | None]:
+    """``(MIME to send, None)`` for an accepted container, ``(None, container name)`` for another video
+    container; an input error when it is not a video at all."""
     ext = os.path.splitext(name)[1].lower()
     m = (magic_mime or "").lower()
     if m in ACCEPTED_MIME:
-        return ACCEPTED_MIME[m]
+        return ACCEPTED_MIME[m], None
     container = OTHER_VIDEO_MIME.get(m)
     if container is None and m.startswith("video/"):
         container = m.removeprefix("video/").removeprefix("x-").upper()
     if container is None and (magic_mime is None or m in GENERIC_MIME):
         sig = _signature(head)
         if ext in ACCEPTED_EXT and sig == _FAMILY[ACCEPTED_EXT[ext]]:
-            return ACCEPTED_EXT[ext]
+            return ACCEPTED_EXT[ext], None
         if ext in OTHER_VIDEO_EXT and (sig is not None or magic_mime is None):
             container = OTHER_VIDEO_EXT[ext]
         elif sig == "mpegts":
             container = "MPEG-TS"
     if container is not None:
-        raise input_error(
-            f"{name} is a video in the {container} container, which the API does not accept "
-            f"(it takes {ACCEPTED_NAMES})",
-            "convert it with --fit (needs ffmpeg), or send it unchanged with --force-mime MIME",
-        )
+        return None, container
     said = f"libmagic says {magic_mime}" if magic_mime is not None else f"its content does not match {ext}"
     raise input_error(f"{name} is not a video ({said})", f"the API accepts {ACCEPTED_NAMES} videos")
 
 
-def detect_mime(path: Path, name: str, notice: Notice | None = None) -> str:
+def detect(path: Path, name: str, notice: Notice | None = None) -> tuple[str | None, str | None]:
+    """:func:`sniff` on a file's head."""
     with open(path, "rb") as f:
         head = f.read(HEAD)
     magic = _load_magic(notice)
     magic_mime = magic.from_buffer(head, mime=True) if magic is not None else None
-    return classify(name, magic_mime, head)
+    return sniff(name, magic_mime, head)
+
+
+def detect_mime(path: Path, name: str, notice: Notice | None = None) -> str:
+    mime, container = detect(path, name, notice)
+    if mime is None:
+        raise container_error(name, container)
+    return mime
 
 
 # -- input resolution -------------------------------------------------------------------------------------
@@ -291,7 +317,11 @@ def unreachable_host(url: str) -> str | None:
     return None
 
 
-def check_inline_size(video: Video, limit: int) -> None:
+TOO_LARGE_HINT = "shrink it with --fit, send a part with --start/--end, or pass a public http(s) URL of it"
+DOWNLOAD_HINT = "add --fit to shrink it, or leave out --inline-url so that the API fetches the URL itself"
+
+
+def check_inline_size(video: Video, limit: int, hint: str = TOO_LARGE_HINT) -> None:
     """Refuse a local file whose data URI would pass the inline limit (from its size: nothing is read)."""
     length = video.url_length()
     if length <= limit:
@@ -302,7 +332,7 @@ def check_inline_size(video: Video, limit: int) -> None:
         f"{video.display} is too large to send inline: {human_size(video.size)} of video makes a "
         f"{human_size(length)} data URI, over the {human_size(limit)} limit "
         f"(the largest video that fits is about {human_size(fits)})",
-        "shrink it with --fit, or pass a public http(s) URL of it instead",
+        hint,
     )
 
 
@@ -315,11 +345,20 @@ def resolve_input(
 ) -> Video:
     """Turn one INPUT as typed into a checked :class:`Video` (raises an ``input`` MimoError).
 
-    Call :meth:`Video.close` when the request is done: it removes any temporary file made here.
+    Call :meth:`Video.close` when the request is done: it removes any temporary file made here (stdin
+    spooled to disk, a downloaded URL, a converted video). At most one such file is left per call.
     """
-    limit, force_mime = settings.inline_limit, settings.force_mime
+    limit = settings.inline_limit
+    cutting = settings.start is not None or settings.end is not None
     lower = text.lower()
     if lower.startswith(("http://", "https://")):
+        if settings.inline_url:
+            return _download(text, settings, notice)
+        if cutting:
+            raise input_error(
+                f"--start/--end cut a video here, but {text} is fetched by the API itself",
+                "add --inline-url to download it here, cut it and send it inline",
+            )
         why = unreachable_host(text)
         if why and notice:
             notice(
@@ -332,6 +371,8 @@ def resolve_input(
             raise input_error(
                 "a data URI input must look like data:video/mp4;base64,...", "or pass a file path instead"
             )
+        if cutting:
+            raise input_error("--start/--end cannot cut a data: URI", "pass the video file itself instead")
         if len(text) > limit:
             raise input_error(
                 f"the data URI is {len(text):,} characters, over the {human_size(limit)} inline limit",
@@ -339,42 +380,80 @@ def resolve_input(
             )
         return Video(label=shorten_data_uri(text), url=text)
     if text == "-":
-        return _spool_stdin(stdin, limit, force_mime, notice)
+        return _spool_stdin(stdin, settings, notice)
     scheme = _SCHEME.match(text)
     if scheme and not os.path.exists(text):
         raise input_error(
             f"unsupported input {text!r}: the {scheme.group(1)}: scheme is not supported",
             "give a local file, an http(s) URL, a data: URI, or - for standard input",
         )
-    return local_file(Path(text), text, limit, force_mime, notice)
+    return local_file(Path(text), text, settings, notice)
 
 
 def local_file(
-    path: Path, label: str, limit: int, force_mime: str | None, notice: Notice | None, temporary: bool = False
+    path: Path,
+    label: str,
+    settings: Settings,
+    notice: Notice | None,
+    temporary: bool = False,
+    name: str | None = None,
+    hint: str = TOO_LARGE_HINT,
 ) -> Video:
-    video = Video(label=label, path=path, temporary=temporary)
-    shown = video.display
+    """Check a local file and return it as a :class:`Video`, converted by ffmpeg when the settings ask.
+
+    ``temporary``: the file is ours (spooled stdin, a download); it is deleted when the video is closed,
+    or at once when a converted file replaces it. ``name``: the file name that detection sees (default:
+    the label).
+    """
+    shown = Video(label=label).display
     try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise input_error(f"{shown}: no such file") from None
-    except OSError as e:
-        raise input_error(f"{shown}: {e.strerror or e}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise input_error(f"{shown} is a directory", "to send every video in it, use mimo batch")
-    if not stat.S_ISREG(st.st_mode):
-        raise input_error(f"{shown} is not a regular file")
-    if not os.access(path, os.R_OK):
-        raise input_error(f"{shown}: permission denied")
-    if st.st_size == 0:
-        raise input_error(f"{shown} is empty")
-    video.mime = force_mime or detect_mime(path, shown, notice)
-    video.size = st.st_size
-    check_inline_size(video, limit)
-    return video
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise input_error(f"{shown}: no such file") from None
+        except OSError as e:
+            raise input_error(f"{shown}: {e.strerror or e}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise input_error(f"{shown} is a directory", "to send every video in it, use mimo batch")
+        if not stat.S_ISREG(st.st_mode):
+            raise input_error(f"{shown} is not a regular file")
+        if not os.access(path, os.R_OK):
+            raise input_error(f"{shown}: permission denied")
+        if st.st_size == 0:
+            raise input_error(f"{shown} is empty")
+        mime: str | None = settings.force_mime
+        container: str | None = None
+        if not mime:
+            mime, container = detect(path, name or shown, notice)
+        cutting = settings.start is not None or settings.end is not None
+        if mime is None and not settings.fit:
+            raise container_error(name or shown, container)
+        if mime is not None and not cutting:
+            video = Video(label=label, path=path, mime=mime, size=st.st_size, temporary=temporary)
+            if video.url_length() <= settings.inline_limit or not settings.fit:
+                check_inline_size(video, settings.inline_limit, hint)
+                return video
+        from mimo_cli import fit
+
+        converted = fit.convert(
+            path,
+            label,
+            st.st_size,
+            mime,
+            container or CONTAINER_NAMES.get(mime or "", mime or "video"),
+            settings,
+            notice,
+        )
+    except BaseException:
+        if temporary:
+            path.unlink(missing_ok=True)
+        raise
+    if temporary:  # the converted file replaces it: at most one file per input on disk
+        path.unlink(missing_ok=True)
+    return converted
 
 
-def _spool_stdin(stdin: IO[bytes] | None, limit: int, force_mime: str | None, notice: Notice | None) -> Video:
+def _spool_stdin(stdin: IO[bytes] | None, settings: Settings, notice: Notice | None) -> Video:
     """Copy standard input to a temporary file (constant memory), then check it like a local file."""
     source = stdin if stdin is not None else sys.stdin.buffer
     if source.isatty():
@@ -391,7 +470,65 @@ def _spool_stdin(stdin: IO[bytes] | None, limit: int, force_mime: str | None, no
             raise input_error(
                 "standard input is empty", "pipe a video into it: cat clip.mp4 | mimo describe -"
             )
-        return local_file(path, "-", limit, force_mime, notice, temporary=True)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    return local_file(path, "-", settings, notice, temporary=True)
+
+
+DOWNLOAD_CHUNK = 1024 * 1024
+
+
+def _download(url: str, settings: Settings, notice: Notice | None) -> Video:
+    """--inline-url: stream ``url`` to a temporary file, then treat it as a local file.
+
+    Unless it is going to be converted or cut (--fit, --start/--end), the download stops as soon as it
+    passes the inline limit.
+    """
+    import httpx
+
+    from mimo_cli import __version__
+    from mimo_cli.errors import Kind, MimoError
+
+    name = os.path.basename(urllib.parse.urlsplit(url).path) or "download"
+    capped = not settings.fit and settings.start is None and settings.end is None
+    cap = largest_fitting(settings.inline_limit, "video/mp4")  # the most any accepted video may have
+    fd, tmp = tempfile.mkstemp(prefix="mimo-url-", suffix=os.path.splitext(name)[1][:8])
+    path = Path(tmp)
+    too_large = input_error(
+        f"{url} is too large to send inline: over {human_size(cap)} of video, which makes a data URI "
+        f"over the {human_size(settings.inline_limit)} limit",
+        DOWNLOAD_HINT,
+    )
+    try:
+        with os.fdopen(fd, "wb") as out:
+            timeout = httpx.Timeout(settings.timeout, connect=min(30.0, settings.timeout))
+            headers = {"User-Agent": f"mimo-cli/{__version__}"}
+            try:
+                with httpx.stream(
+                    "GET", url, headers=headers, timeout=timeout, follow_redirects=True
+                ) as response:
+                    if response.status_code >= 400:
+                        raise input_error(
+                            f"downloading {url} failed: HTTP {response.status_code} {response.reason_phrase}",
+                            "check the URL; --inline-url downloads it from this machine",
+                        )
+                    declared = response.headers.get("content-length", "")
+                    if capped and declared.isdigit() and int(declared) > cap:
+                        raise too_large
+                    got = 0
+                    for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                        got += len(chunk)
+                        if capped and got > cap:
+                            raise too_large
+                        out.write(chunk)
+            except httpx.TimeoutException:
+                raise MimoError(
+                    Kind.TIMEOUT, f"downloading {url} timed out", "raise --timeout, or check the URL"
+                ) from None
+            except httpx.HTTPError as e:
+                raise MimoError(Kind.NETWORK, f"downloading {url} failed: {e}") from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return local_file(path, url, settings, notice, temporary=True, name=name, hint=DOWNLOAD_HINT)
