@@ -42,6 +42,8 @@ INSTALL_HINT = (
 )
 #: Share of the largest fitting file that a conversion aims at (so the data URI lands at ~92 % of the limit).
 TARGET = 0.92
+#: What a second (third) encode aims at, as a share of the largest fitting file, after one that missed.
+RETRY_AIM = 0.88
 #: How many encodes --fit tries before giving up (the first one and two smaller ones).
 ATTEMPTS = 3
 #: Below this video bitrate (kb/s) nothing watchable comes out: refuse rather than send mush.
@@ -499,8 +501,9 @@ def convert(
                         f"{human_size(got_size)}, over the {human_size(limit)} limit",
                         "send a part of it with --start/--end, raise --max-inline-mb, or pass a public URL",
                     )
-                # scale the budget by how much this encode missed, and aim a little lower each time
-                budget = budget * largest_fitting(limit, "video/mp4") / got_size * (TARGET - 0.05 * attempt)
+                # scale the budget by how much this encode missed, aiming a little lower each time
+                aim = RETRY_AIM - 0.05 * (attempt - 1)
+                budget = budget * largest_fitting(limit, "video/mp4") / got_size * aim
                 p = plan(media, length, budget, None, shown)
         out_size = out.stat().st_size
         if notice:
