@@ -11,7 +11,7 @@ largest file whose data URI fits) between AAC audio and H.264 video; shrink the 
 long video, the frame rate: the model samples only a few frames a second) until the bits per pixel are
 enough; encode once; if the result is still too large, encode again with a budget scaled by how much it
 missed. A source that is already leaner than the budget (a small WebM, say) is re-encoded at constant
-quality instead, capped at the budget, so it does not grow for nothing.
+quality instead, capped at 1.5 times its bitrate, so it is not inflated to the limit for nothing.
 
 ffmpeg comes from PATH, or else from the optional ``imageio-ffmpeg`` package (``pip install
 'mimo-cli[ffmpeg]'``), which bundles an ffmpeg but no ffprobe: without ffprobe the streams are read
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mimo_cli.config import Settings
-from mimo_cli.errors import input_error
+from mimo_cli.errors import MimoError, input_error
 from mimo_cli.media import Video, base64_length, human_size, largest_fitting
 
 Notice = Callable[[str, "str | None"], None]
@@ -52,7 +52,8 @@ MIN_VIDEO_KBPS = 12.0
 MIN_BPP = 0.07
 #: x264 speed/quality trade-off; decoding a large source usually costs more than this.
 PRESET = "faster"
-CRF_FIT = 20  # constant quality when the source is already leaner than the budget
+CRF_FIT = 20  # constant quality when the source is already leaner than the budget …
+LEAN_GROWTH = 1.5  # … capped at this many times the source's bitrate
 CRF_CUT = 18  # a cut that stream copy cannot make exactly is re-encoded near-transparently
 #: A stream-copied cut is kept when its length is this close to the span asked for (keyframes permitting).
 CUT_TOLERANCE = 0.5
@@ -336,7 +337,8 @@ def plan(media: Media, seconds: float, budget: float, source_kbps: float | None,
     """Share ``budget`` bytes for ``seconds`` of video between audio and video, and pick the size.
 
     ``source_kbps``: the source's own bitrate; when it is already under the budget the plan is
-    constant quality (capped at the budget) rather than a bitrate that would inflate it.
+    constant quality (capped at the budget and at 1.5 times the source) rather than a bitrate that would
+    inflate it.
     """
     fps_in = media.fps if media.fps and media.fps < 240 else 30.0
     # the MP4 index and the AAC framing cost some bytes per frame: keep them out of the bitrate
@@ -352,8 +354,9 @@ def plan(media: Media, seconds: float, budget: float, source_kbps: float | None,
         )
     long_in = max(media.width, media.height) or 1920
     if source_kbps is not None and source_kbps <= total:
+        # capped at 1.5 times the source's rate: enough for the loss of a second encode, not more
         return Plan(
-            video_kbps,
+            min(video_kbps, max(LEAN_GROWTH * source_kbps, 150.0)),
             audio_kbps,
             channels,
             1920 if long_in > 1920 else None,
@@ -400,7 +403,7 @@ def encode_args(
     if plan.crf is not None:
         args += ["-crf", str(plan.crf)]
         if plan.video_kbps is not None:
-            args += ["-maxrate", f"{kbps}k", "-bufsize", f"{2 * kbps}k"]
+            args += ["-maxrate", f"{kbps}k", "-bufsize", f"{kbps}k"]
     else:
         args += ["-b:v", f"{kbps}k", "-maxrate", f"{kbps * 3 // 2}k", "-bufsize", f"{2 * kbps}k"]
     if audio:
@@ -467,7 +470,12 @@ def convert(
             muxer, name, suffix = COPY_FORMATS[mime]
             out = _temp(suffix)
             done = _run(cut_args(tools, path, out, muxer, start, length, audio))
-            got = probe(tools, out, shown) if done.returncode == 0 and out.stat().st_size else None
+            got = None
+            if done.returncode == 0 and out.stat().st_size:
+                try:
+                    got = probe(tools, out, shown)
+                except MimoError:  # a copy ffmpeg cannot read back: re-encode instead
+                    got = None
             if got is not None and abs((got.duration or 0) - length) <= CUT_TOLERANCE:
                 out_size = out.stat().st_size
                 if uri_length(mime, out_size) <= limit or not settings.fit:
