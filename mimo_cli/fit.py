@@ -348,8 +348,8 @@ def plan(media: Media, seconds: float, budget: float, source_kbps: float | None,
     video_kbps = total - audio_kbps
     if video_kbps < MIN_VIDEO_KBPS:
         raise input_error(
-            f"{label} is too long to fit: {seconds:,.1f} s in {human_size(budget)} leaves "
-            f"{max(total, 0):.0f} kb/s, too little for a video the model can see",
+            f"{label} is too long to fit: {seconds:,.1f} s in a file of at most {human_size(budget)} "
+            f"leaves {max(total, 0):.0f} kb/s, too little for a video the model can see",
             "send a part of it with --start/--end, raise --max-inline-mb, or pass a public URL",
         )
     long_in = max(media.width, media.height) or 1920
