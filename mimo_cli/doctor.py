@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,20 +34,6 @@ class Check:
     status: str
     detail: str
     hint: str | None = None
-
-
-def find_ffmpeg() -> str | None:
-    """ffmpeg from PATH, else the one bundled by the optional imageio-ffmpeg package."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg
-
-        exe: str = imageio_ffmpeg.get_ffmpeg_exe()
-        return exe
-    except Exception:  # not installed, or no binary for this platform
-        return None
 
 
 def _source(name: str, options: Mapping[str, Any], env: Mapping[str, str], profile: Mapping[str, Any],
@@ -166,8 +151,12 @@ def check_libmagic() -> Check:
 
 
 def check_ffmpeg() -> Check:
-    found = find_ffmpeg()
-    if found:
-        return Check("ffmpeg", OK, found)
+    from mimo_cli import fit
+
+    tools = fit.locate()
+    if tools:
+        return Check(
+            "ffmpeg", OK, tools.ffmpeg if tools.origin == "PATH" else f"{tools.ffmpeg} ({tools.origin})"
+        )
     return Check("ffmpeg", WARNING, "not found: --fit, --start and --end need it",
                  "install ffmpeg (apt-get install ffmpeg, brew install ffmpeg), or: pipx install 'mimo-cli[ffmpeg]'")  # fmt: skip

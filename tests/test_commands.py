@@ -18,7 +18,7 @@ import pytest
 from conftest import KEY
 from fakeserver import FakeServer
 
-from mimo_cli import doctor
+from mimo_cli import fit
 from mimo_cli.config import mask_key
 from mimo_cli.prompts import BUILTIN_PRESETS
 
@@ -152,7 +152,7 @@ def lines_of(run: Any) -> dict[str, str]:
 
 
 def test_doctor_all_good(mimo: Any, server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(doctor, "find_ffmpeg", lambda: "/opt/ffmpeg")
+    monkeypatch.setattr(fit, "locate", lambda: fit.Tools("/opt/ffmpeg", "/opt/ffprobe", "PATH"))
     write_config('[profiles.default]\nmodel = "mimo-v2-omni"\n')
     run = mimo("doctor")
     assert run.exit_code == 0, run.stdout
@@ -167,7 +167,7 @@ def test_doctor_all_good(mimo: Any, server: FakeServer, monkeypatch: pytest.Monk
 
 
 def test_doctor_warnings_do_not_block(mimo: Any, server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(doctor, "find_ffmpeg", lambda: None)
+    monkeypatch.setattr(fit, "locate", lambda: None)
     monkeypatch.setattr("mimo_cli.media._load_magic", lambda notice: None)
     path = write_config(f'[profiles.default]\napi_key = "{KEY}"\n')
     if os.name == "posix":
@@ -220,16 +220,6 @@ def test_doctor_unknown_profile_blocks(mimo: Any) -> None:
     write_config('[profiles.a]\nmodel = "x"\n')
     run = mimo("doctor", "--profile", "b")
     assert run.exit_code == 1 and "no profile 'b'" in lines_of(run)["config"]
-
-
-def test_find_ffmpeg_falls_back_to_imageio_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    fake = type(sys)("imageio_ffmpeg")
-    fake.get_ffmpeg_exe = lambda: "/bundled/ffmpeg"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", fake)
-    assert doctor.find_ffmpeg() == "/bundled/ffmpeg"
-    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)
-    assert doctor.find_ffmpeg() is None
 
 
 # -- completions -----------------------------------------------------------------------------------------
