@@ -653,11 +653,16 @@ class Sender:
         self._lock = threading.Lock()
 
     def notice(self, text: str, hint: str | None = None) -> None:
-        """For resolve_input and the client's retries: the message, prefixed with the input it is about."""
+        """For the shared client's retries: the message, prefixed with the input it is about."""
         if self.quiet:
             return
         name = getattr(self._local, "label", None)
         self.message(f"{name}: {text}" if name else text)
+
+    def input_notice(self, text: str, hint: str | None = None) -> None:
+        """For resolve_input, whose notices (a URL it cannot reach, a conversion) name the input already."""
+        if not self.quiet:
+            self.message(text)
 
     def __call__(self, item: Item) -> dict[str, Any]:
         from mimo_cli.media import resolve_input
@@ -667,7 +672,7 @@ class Sender:
         started = time.monotonic()
         video = None
         try:
-            video = resolve_input(item.input, self.settings, notice=self.notice)
+            video = resolve_input(item.input, self.settings, notice=self.input_notice)
             with self._lock:
                 self._open[threading.get_ident()] = video
             result = self.client.chat(ChatRequest(self.settings, [video], self.prompt))
