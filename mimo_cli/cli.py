@@ -67,6 +67,9 @@ class MimoGroup(TyperGroup):
             )
         if code == ExitCode.INTERRUPTED:
             _print_error(MimoError(Kind.INTERRUPTED, "interrupted"))
+        media = sys.modules.get("mimo_cli.media")
+        if media is not None:  # whatever a Ctrl-C left of temporary files (spooled stdin, conversions)
+            media.remove_temp_dir()
         sys.exit(int(code or 0))
 
 
@@ -437,8 +440,6 @@ def run(inputs: list[str], question: str | None, opts: Common, single: bool) -> 
             result = client.chat(request, renderer.delta)
         renderer.finish(result)
     except MimoError as e:
-        if renderer is not None and hasattr(renderer, "stop"):
-            renderer.stop()
         if opts.json_out and e.kind is not Kind.USAGE:
             model = settings.model if settings else (opts.model or "")
             render.print_json(
@@ -447,8 +448,8 @@ def run(inputs: list[str], question: str | None, opts: Common, single: bool) -> 
             )  # fmt: skip
         raise
     finally:
-        if renderer is not None and hasattr(renderer, "stop"):
-            renderer.stop()
+        if renderer is not None:
+            renderer.stop()  # after an error: end open lines, keep a partial answer on screen
         for video in videos:
             video.close()
 

@@ -21,18 +21,16 @@ from ``ffmpeg -i``'s banner. This module never prints; it reports through the ``
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mimo_cli.config import Settings
 from mimo_cli.errors import MimoError, input_error
-from mimo_cli.media import Video, base64_length, human_size, largest_fitting
+from mimo_cli.media import Video, base64_length, human_size, largest_fitting, release_temp, temp_file
 
 Notice = Callable[[str, "str | None"], None]
 
@@ -429,12 +427,6 @@ def cut_args(
 # -- converting ---------------------------------------------------------------------------------------------
 
 
-def _temp(suffix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix="mimo-fit-", suffix=suffix)
-    os.close(fd)
-    return Path(name)
-
-
 def uri_length(mime: str, size: int) -> int:
     return len(f"data:{mime};base64,") + base64_length(size)
 
@@ -468,7 +460,7 @@ def convert(
     try:
         if cutting and mime in COPY_FORMATS and not settings.force_mime:
             muxer, name, suffix = COPY_FORMATS[mime]
-            out = _temp(suffix)
+            out = temp_file("fit-", suffix)
             done = _run(cut_args(tools, path, out, muxer, start, length, audio))
             got = None
             if done.returncode == 0 and out.stat().st_size:
@@ -487,9 +479,9 @@ def convert(
                             None,
                         )
                     return Video(label=label, path=out, mime=mime, size=out_size, temporary=True)
-            out.unlink(missing_ok=True)
+            release_temp(out)
             out = None
-        out = _temp(".mp4")
+        out = temp_file("fit-", ".mp4")
         source_kbps = size * 8 / media.duration / 1000
         budget = TARGET * largest_fitting(limit, "video/mp4")
         if not settings.fit:  # a cut that stream copy cannot make exactly: near-transparent re-encode
@@ -525,7 +517,7 @@ def convert(
         return Video(label=label, path=out, mime="video/mp4", size=out_size, temporary=True)
     except BaseException:
         if out is not None:
-            out.unlink(missing_ok=True)
+            release_temp(out)
         raise
 
 

@@ -10,17 +10,20 @@ This module never prints: warnings go to the ``notice`` callback the caller pass
 
 from __future__ import annotations
 
+import atexit
 import base64
 import ipaddress
 import os
 import re
+import secrets
 import shutil
 import stat
 import sys
 import tempfile
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -107,7 +110,6 @@ class Video:
     mime: str | None = None
     size: int = 0
     temporary: bool = False  # path is ours (spooled stdin, a converted file): delete it in close()
-    _cleanups: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def display(self) -> str:
@@ -148,13 +150,53 @@ class Video:
 
     def close(self) -> None:
         if self.temporary and self.path is not None:
+            release_temp(self.path)
+
+
+# -- temporary files ---------------------------------------------------------------------------------------
+# Every temporary file mimo makes (a spooled stdin, a download, a converted video) lives in one folder of
+# this process. Its name is recorded before it is created, so removing the folder when the command ends
+# (remove_temp_dir, called by the CLI, and at exit) leaves nothing behind even if Ctrl-C lands between
+# creating a file and recording it.
+_temp_state: dict[str, Path] = {}
+_temp_lock = threading.Lock()
+
+
+def temp_file(prefix: str, suffix: str = "") -> Path:
+    """A new empty file in this process's temporary folder; delete it with :func:`release_temp`."""
+    with _temp_lock:
+        folder = _temp_state.get("dir")
+        if folder is None:
+            folder = Path(tempfile.gettempdir()) / f"mimo-{os.getpid()}-{secrets.token_hex(4)}"
+            _temp_state["dir"] = folder
+            if "atexit" not in _temp_state:
+                atexit.register(remove_temp_dir)
+                _temp_state["atexit"] = folder
+            folder.mkdir(mode=0o700)
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+        os.close(fd)
+        return Path(name)
+
+
+def release_temp(path: Path) -> None:
+    """Delete a file made by :func:`temp_file`, and the folder once it is empty."""
+    with _temp_lock:
+        path.unlink(missing_ok=True)
+        folder = _temp_state.get("dir")
+        if folder is not None and path.parent == folder:
             try:
-                self.path.unlink()
-            except FileNotFoundError:
-                pass
-        for cleanup in self._cleanups:
-            cleanup()
-        self._cleanups.clear()
+                folder.rmdir()
+            except OSError:  # other files are still in use
+                return
+            del _temp_state["dir"]
+
+
+def remove_temp_dir() -> None:
+    """Delete the temporary folder and whatever is left in it (the end of a command, or an interrupt)."""
+    with _temp_lock:
+        folder = _temp_state.pop("dir", None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def base64_length(n: int) -> int:
@@ -446,10 +488,10 @@ def local_file(
         )
     except BaseException:
         if temporary:
-            path.unlink(missing_ok=True)
+            release_temp(path)
         raise
     if temporary:  # the converted file replaces it: at most one file per input on disk
-        path.unlink(missing_ok=True)
+        release_temp(path)
     return converted
 
 
@@ -461,17 +503,16 @@ def _spool_stdin(stdin: IO[bytes] | None, settings: Settings, notice: Notice | N
             "standard input is a terminal, not a video",
             "pipe a video into it: cat clip.mp4 | mimo describe -",
         )
-    fd, name = tempfile.mkstemp(prefix="mimo-stdin-")
-    path = Path(name)
+    path = temp_file("stdin-")
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(path, "wb") as out:
             shutil.copyfileobj(source, out, 1024 * 1024)
         if path.stat().st_size == 0:
             raise input_error(
                 "standard input is empty", "pipe a video into it: cat clip.mp4 | mimo describe -"
             )
     except BaseException:
-        path.unlink(missing_ok=True)
+        release_temp(path)
         raise
     return local_file(path, "-", settings, notice, temporary=True)
 
@@ -493,15 +534,14 @@ def _download(url: str, settings: Settings, notice: Notice | None) -> Video:
     name = os.path.basename(urllib.parse.urlsplit(url).path) or "download"
     capped = not settings.fit and settings.start is None and settings.end is None
     cap = largest_fitting(settings.inline_limit, "video/mp4")  # the most any accepted video may have
-    fd, tmp = tempfile.mkstemp(prefix="mimo-url-", suffix=os.path.splitext(name)[1][:8])
-    path = Path(tmp)
+    path = temp_file("url-", os.path.splitext(name)[1][:8])
     too_large = input_error(
         f"{url} is too large to send inline: over {human_size(cap)} of video, which makes a data URI "
         f"over the {human_size(settings.inline_limit)} limit",
         DOWNLOAD_HINT,
     )
     try:
-        with os.fdopen(fd, "wb") as out:
+        with open(path, "wb") as out:
             timeout = httpx.Timeout(settings.timeout, connect=min(30.0, settings.timeout))
             headers = {"User-Agent": f"mimo-cli/{__version__}"}
             try:
@@ -529,6 +569,6 @@ def _download(url: str, settings: Settings, notice: Notice | None) -> Video:
             except httpx.HTTPError as e:
                 raise MimoError(Kind.NETWORK, f"downloading {url} failed: {e}") from None
     except BaseException:
-        path.unlink(missing_ok=True)
+        release_temp(path)
         raise
     return local_file(path, url, settings, notice, temporary=True, name=name, hint=DOWNLOAD_HINT)

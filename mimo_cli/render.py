@@ -222,20 +222,33 @@ class TerminalRenderer:
             self._live.update(_Tail(self.answer))
 
     def finish(self, result: Result) -> None:
-        self.stop()
-        if self._reasoning_open:
-            console().print()
-        from rich.markdown import Markdown
-
-        console(stderr=False).print(Markdown(redact(result.answer or self.answer)))
+        self._end_live()
+        self._print_answer(result.answer or self.answer)
         if not self.quiet:
             length_warning(result)
             console().print(usage_table(result))
 
     def stop(self) -> None:
+        """After an error or Ctrl-C: keep what arrived of the answer on the screen (the live view is transient)."""
+        if self._live is not None:
+            self._end_live()
+            self._print_answer(self.answer)
+        elif self._reasoning_open:
+            console().print()
+            self._reasoning_open = False
+
+    def _end_live(self) -> None:
         if self._live is not None:
             self._live.stop()
             self._live = None
+
+    def _print_answer(self, text: str) -> None:
+        from rich.markdown import Markdown
+
+        if self._reasoning_open:
+            console().print()
+            self._reasoning_open = False
+        console(stderr=False).print(Markdown(redact(text)))
 
 
 class JsonRenderer:
@@ -246,6 +259,9 @@ class JsonRenderer:
         self.quiet = quiet
 
     def delta(self, kind: str, text: str) -> None:
+        pass
+
+    def stop(self) -> None:
         pass
 
     def finish(self, result: Result) -> None:

@@ -429,3 +429,12 @@ def test_in_a_real_terminal(server: FakeServer) -> None:
     assert "• sits" in text  # a Markdown list, rendered
     assert DEFAULT_REASONING in text and "completion" in text and "1,488" in text
     assert KEY not in text
+
+
+def test_a_partial_answer_stays_on_a_terminal_when_the_stream_breaks(mimo: Any, server: FakeServer) -> None:
+    server.queue(Reply.sse([chunk({"content": "The kitten **sits**"})], done=False))
+    run = mimo("describe", str(FIXTURES / "clip.mp4"), env={"TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
+    assert run.exit_code == 1
+    after_live_view = run.stdout.rsplit("\x1b[2K", 1)[-1]  # what is left once the live view erased itself
+    assert "The kitten sits" in ANSI.sub("", after_live_view)
+    assert "error: the stream ended before the answer was complete" in ANSI.sub("", run.stderr)

@@ -264,7 +264,7 @@ def test_stdin_converted_leaves_one_file_and_close_removes_it(made: dict[str, Pa
     data = made["clip.mkv"].read_bytes()
     video = resolve_input("-", Settings(fit=True), stdin=io.BytesIO(data))
     assert video.temporary and video.mime == "video/mp4" and video.label == "-"
-    assert list(tmpdir_.iterdir()) == [video.path]  # the spooled input is gone already
+    assert [p for p in tmpdir_.rglob("*") if p.is_file()] == [video.path]  # the spooled input is gone already
     video.close()
     assert list(tmpdir_.iterdir()) == []
 
@@ -317,7 +317,7 @@ def test_ctrl_c_during_a_conversion_leaves_no_file(
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 30
-    while not any(p.name.startswith("mimo-fit-") for p in folder.iterdir()):
+    while not any(p.name.startswith("fit-") for p in folder.rglob("*")):
         assert proc.poll() is None and time.monotonic() < deadline, "the conversion never started"
         time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
@@ -454,3 +454,35 @@ def test_ffmpegs_reason_is_one_line_without_addresses_or_temp_paths() -> None:
     assert fit.reason(stderr, "/tmp/mimo-stdin-abc", "-") == (
         "Invalid data found when processing input (moov atom not found)"
     )
+
+
+def test_batch_converts_per_job_with_at_most_one_converted_file_each(
+    mimo: Any, server: FakeServer, made: dict[str, Path], tmpdir_: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """batch --fit: every input converted in its own job, no more files on disk than jobs, none left."""
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for i in range(3):
+        shutil.copy(made["clip.webm"], folder / f"w{i}.webm")
+        shutil.copy(made["clip.mkv"], folder / f"m{i}.mkv")
+    on_disk: list[int] = []
+    real_convert = fit.convert
+
+    def counting_convert(*args: Any, **kwargs: Any) -> Any:
+        video = real_convert(*args, **kwargs)
+        on_disk.append(len([p for p in tmpdir_.rglob("*") if p.is_file()]))
+        return video
+
+    monkeypatch.setattr(fit, "convert", counting_convert)
+    out = tmp_path / "out.jsonl"
+    run = mimo("batch", str(folder), "--fit", "-j", "2", "-o", str(out))
+    assert run.exit_code == 0, run.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(Path(r["input"]).name for r in records) == sorted(p.name for p in folder.iterdir())
+    assert all(r["status"] == "ok" for r in records)
+    assert sorted(mime for req in server.received for mime, _ in req.videos()) == ["video/mp4"] * 6
+    assert len(on_disk) == 6 and max(on_disk) <= 2  # one converted file per job at most
+    assert list(tmpdir_.iterdir()) == []
+    notices = [line for line in run.stderr.splitlines() if "converted" in line]
+    assert len(notices) == 6 and all(line.count(str(folder)) == 1 for line in notices)  # named once

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FIXTURES, padded_mp4
@@ -251,4 +252,39 @@ def test_stdin_refusals_leave_no_temporary_file(tmp_path: Path, monkeypatch: pyt
     ]:
         with pytest.raises(MimoError, match=words):
             resolve_input("-", SETTINGS, stdin=io.BytesIO(data))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_temporary_files_live_in_one_folder_removed_when_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    a, b = media.temp_file("stdin-"), media.temp_file("fit-", ".mp4")
+    [folder] = list(tmp_path.iterdir())
+    assert a.parent == b.parent == folder and folder.stat().st_mode & 0o777 == 0o700
+    media.release_temp(a)
+    assert folder.exists() and not a.exists()  # b is still in use
+    media.release_temp(b)
+    assert list(tmp_path.iterdir()) == []  # the last one takes the folder with it
+    media.temp_file("url-")  # made, then lost (a Ctrl-C before anyone recorded it) ...
+    media.remove_temp_dir()  # ... is still removed when the command ends
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_command_removes_what_an_interrupt_left_behind(
+    mimo: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def interrupted_spool(*args: object, **kwargs: object) -> object:
+        media.temp_file("stdin-")  # the file exists, but Ctrl-C comes before it is recorded anywhere
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(media, "_spool_stdin", interrupted_spool)
+    run = mimo("describe", "-", input=b"video")
+    assert run.exit_code == 130 and "interrupted" in run.stderr
     assert list(tmp_path.iterdir()) == []
