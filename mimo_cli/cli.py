@@ -211,39 +211,39 @@ class Common:
     """The options shared by describe, ask and batch (None: not given, so a lower layer decides)."""
 
     model: Annotated[
-        str | None, typer.Option("--model", "-m", help="Model name [env: MIMO_MODEL; default: mimo-v2-omni].",
+        str | None, typer.Option("--model", "-m", metavar="NAME", help="Model name [env: MIMO_MODEL; default: mimo-v2-omni].",
                                     rich_help_panel=REQ)
     ] = None  # fmt: skip
     fps: Annotated[
-        float | None, typer.Option("--fps", help="Frames per second the model samples, 0.1 to 10 [default: 2].",
+        float | None, typer.Option("--fps", metavar="FPS", help="Frames per second the model samples, 0.1 to 10 [default: 2].",
                                       rich_help_panel=REQ)
     ] = None  # fmt: skip
     resolution: Annotated[
-        str | None, typer.Option("--resolution", help="Frame resolution: default or max [default: default].",
+        str | None, typer.Option("--resolution", metavar="default|max", help="Frame resolution: default or max [default: default].",
                                     rich_help_panel=REQ)
     ] = None  # fmt: skip
     preset: Annotated[
-        str | None, typer.Option("--preset", help="Prompt preset: detailed, caption, summary, tags, transcript "
+        str | None, typer.Option("--preset", metavar="NAME", help="Prompt preset: detailed, caption, summary, tags, transcript "
                                     "(mimo presets lists them) [default: detailed].", rich_help_panel=REQ,
                                     autocompletion=_complete_presets)
     ] = None  # fmt: skip
     prompt: Annotated[
-        str | None, typer.Option("--prompt", "-p", help="The prompt text (replaces the preset's).",
+        str | None, typer.Option("--prompt", "-p", metavar="TEXT", help="The prompt text (replaces the preset's).",
                                     rich_help_panel=REQ)
     ] = None  # fmt: skip
     system: Annotated[
-        str | None, typer.Option("--system", help='System prompt (replaces the default; "" sends none).',
+        str | None, typer.Option("--system", metavar="TEXT", help='System prompt (replaces the default; "" sends none).',
                                     rich_help_panel=REQ)
     ] = None  # fmt: skip
     max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", help="Longest answer, in tokens (max_completion_tokens).",
+        int | None, typer.Option("--max-tokens", metavar="N", help="Longest answer, in tokens (max_completion_tokens).",
                                     rich_help_panel=REQ)
     ] = None  # fmt: skip
     temperature: Annotated[
-        float | None, typer.Option("--temperature", help="Sampling temperature, 0 to 1.5.", rich_help_panel=REQ)
+        float | None, typer.Option("--temperature", metavar="T", help="Sampling temperature, 0 to 1.5.", rich_help_panel=REQ)
     ] = None  # fmt: skip
     top_p: Annotated[
-        float | None, typer.Option("--top-p", help="Nucleus sampling, 0.01 to 1.", rich_help_panel=REQ)
+        float | None, typer.Option("--top-p", metavar="P", help="Nucleus sampling, 0.01 to 1.", rich_help_panel=REQ)
     ] = None  # fmt: skip
     thinking: Annotated[
         bool | None, typer.Option("--thinking/--no-thinking", help="Turn the model's thinking on or off "
@@ -254,7 +254,7 @@ class Common:
                                      "[default: stream].", show_default=False, rich_help_panel=REQ)
     ] = None  # fmt: skip
     max_inline_mb: Annotated[
-        float | None, typer.Option("--max-inline-mb", help="Largest inline data URI, in MiB [default: 10].",
+        float | None, typer.Option("--max-inline-mb", metavar="MIB", help="Largest inline data URI, in MiB [default: 10].",
                                       rich_help_panel=INP)
     ] = None  # fmt: skip
     force_mime: Annotated[
@@ -297,7 +297,7 @@ class Common:
     base_url: BaseUrlOption = None
     api_key: ApiKeyOption = None
     timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds one attempt may take, streaming included "
+        float | None, typer.Option("--timeout", metavar="SECONDS", help="Seconds one attempt may take, streaming included "
                                       "[default: 300].", rich_help_panel=CONN)
     ] = None  # fmt: skip
     debug: Annotated[
@@ -305,7 +305,7 @@ class Common:
                            "[env: MIMO_DEBUG].", rich_help_panel=CONN)
     ] = False  # fmt: skip
     retries: Annotated[
-        int | None, typer.Option("--retries", help="Retries of a failed request that may succeed later "
+        int | None, typer.Option("--retries", metavar="N", help="Retries of a failed request that may succeed later "
                                     "[default: 3].", rich_help_panel=CONN)
     ] = None  # fmt: skip
     profile: ProfileOption = None
@@ -656,7 +656,12 @@ def doctor(
     api_key: ApiKeyOption = None,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Model to look for [env: MIMO_MODEL; default: mimo-v2-omni]."),
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="NAME",
+            help="Model to look for [env: MIMO_MODEL; default: mimo-v2-omni].",
+        ),
     ] = None,
     profile: ProfileOption = None,
     config: ConfigOption = None,
@@ -937,13 +942,17 @@ def batch(
         ),
     ] = False,
     jobs: Annotated[
-        int, typer.Option("--jobs", "-j", min=1, max=256, help="Requests in flight.", rich_help_panel=BATCH)
+        int,
+        typer.Option(
+            "--jobs", "-j", min=1, max=256, metavar="N", help="Requests in flight.", rich_help_panel=BATCH
+        ),
     ] = 4,
     rpm: Annotated[
         float | None,
         typer.Option(
             "--rpm",
             min=0.001,
+            metavar="N",
             help="At most this many requests start per minute (evenly spaced).",
             rich_help_panel=BATCH,
         ),
