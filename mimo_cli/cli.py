@@ -211,103 +211,217 @@ class Common:
     """The options shared by describe, ask and batch (None: not given, so a lower layer decides)."""
 
     model: Annotated[
-        str | None, typer.Option("--model", "-m", metavar="NAME", help="Model name [env: MIMO_MODEL; default: mimo-v2-omni].",
-                                    rich_help_panel=REQ)
-    ] = None  # fmt: skip
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="NAME",
+            help="Model name [env: MIMO_MODEL; default: mimo-v2-omni].",
+            rich_help_panel=REQ,
+        ),
+    ] = None
     fps: Annotated[
-        float | None, typer.Option("--fps", metavar="FPS", help="Frames per second the model samples, 0.1 to 10 [default: 2].",
-                                      rich_help_panel=REQ)
-    ] = None  # fmt: skip
+        float | None,
+        typer.Option(
+            "--fps",
+            metavar="FPS",
+            help="Frames per second the model samples, 0.1 to 10 [default: 2].",
+            rich_help_panel=REQ,
+        ),
+    ] = None
     resolution: Annotated[
-        str | None, typer.Option("--resolution", metavar="default|max", help="Frame resolution: default or max [default: default].",
-                                    rich_help_panel=REQ)
-    ] = None  # fmt: skip
+        str | None,
+        typer.Option(
+            "--resolution",
+            metavar="default|max",
+            help="Frame resolution: default or max [default: default].",
+            rich_help_panel=REQ,
+        ),
+    ] = None
     preset: Annotated[
-        str | None, typer.Option("--preset", metavar="NAME", help="Prompt preset: detailed, caption, summary, tags, transcript "
-                                    "(mimo presets lists them) [default: detailed].", rich_help_panel=REQ,
-                                    autocompletion=_complete_presets)
-    ] = None  # fmt: skip
+        str | None,
+        typer.Option(
+            "--preset",
+            metavar="NAME",
+            help="Prompt preset: detailed, caption, summary, tags, transcript "
+            "(mimo presets lists them) [default: detailed].",
+            rich_help_panel=REQ,
+            autocompletion=_complete_presets,
+        ),
+    ] = None
     prompt: Annotated[
-        str | None, typer.Option("--prompt", "-p", metavar="TEXT", help="The prompt text (replaces the preset's).",
-                                    rich_help_panel=REQ)
-    ] = None  # fmt: skip
+        str | None,
+        typer.Option(
+            "--prompt",
+            "-p",
+            metavar="TEXT",
+            help="The prompt text (replaces the preset's).",
+            rich_help_panel=REQ,
+        ),
+    ] = None
     system: Annotated[
-        str | None, typer.Option("--system", metavar="TEXT", help='System prompt (replaces the default; "" sends none).',
-                                    rich_help_panel=REQ)
-    ] = None  # fmt: skip
+        str | None,
+        typer.Option(
+            "--system",
+            metavar="TEXT",
+            help='System prompt (replaces the default; "" sends none).',
+            rich_help_panel=REQ,
+        ),
+    ] = None
     max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", metavar="N", help="Longest answer, in tokens (max_completion_tokens).",
-                                    rich_help_panel=REQ)
-    ] = None  # fmt: skip
+        int | None,
+        typer.Option(
+            "--max-tokens",
+            metavar="N",
+            help="Longest answer, in tokens (max_completion_tokens).",
+            rich_help_panel=REQ,
+        ),
+    ] = None
     temperature: Annotated[
-        float | None, typer.Option("--temperature", metavar="T", help="Sampling temperature, 0 to 1.5.", rich_help_panel=REQ)
-    ] = None  # fmt: skip
+        float | None,
+        typer.Option(
+            "--temperature", metavar="T", help="Sampling temperature, 0 to 1.5.", rich_help_panel=REQ
+        ),
+    ] = None
     top_p: Annotated[
-        float | None, typer.Option("--top-p", metavar="P", help="Nucleus sampling, 0.01 to 1.", rich_help_panel=REQ)
-    ] = None  # fmt: skip
+        float | None,
+        typer.Option("--top-p", metavar="P", help="Nucleus sampling, 0.01 to 1.", rich_help_panel=REQ),
+    ] = None
     thinking: Annotated[
-        bool | None, typer.Option("--thinking/--no-thinking", help="Turn the model's thinking on or off "
-                                     "[default: the model's].", show_default=False, rich_help_panel=REQ)
-    ] = None  # fmt: skip
+        bool | None,
+        typer.Option(
+            "--thinking/--no-thinking",
+            help="Turn the model's thinking on or off [default: the model's].",
+            show_default=False,
+            rich_help_panel=REQ,
+        ),
+    ] = None
     stream: Annotated[
-        bool | None, typer.Option("--stream/--no-stream", help="Stream the answer as it is written "
-                                     "[default: stream].", show_default=False, rich_help_panel=REQ)
-    ] = None  # fmt: skip
+        bool | None,
+        typer.Option(
+            "--stream/--no-stream",
+            help="Stream the answer as it is written [default: stream].",
+            show_default=False,
+            rich_help_panel=REQ,
+        ),
+    ] = None
     max_inline_mb: Annotated[
-        float | None, typer.Option("--max-inline-mb", metavar="MIB", help="Largest inline data URI, in MiB [default: 10].",
-                                      rich_help_panel=INP)
-    ] = None  # fmt: skip
+        float | None,
+        typer.Option(
+            "--max-inline-mb",
+            metavar="MIB",
+            help="Largest inline data URI, in MiB [default: 10].",
+            rich_help_panel=INP,
+        ),
+    ] = None
     force_mime: Annotated[
-        str | None, typer.Option("--force-mime", metavar="MIME", help="Send local videos with this MIME type, "
-                                    "skipping detection.", rich_help_panel=INP)
-    ] = None  # fmt: skip
+        str | None,
+        typer.Option(
+            "--force-mime",
+            metavar="MIME",
+            help="Send local videos with this MIME type, skipping detection.",
+            rich_help_panel=INP,
+        ),
+    ] = None
     fit: Annotated[
-        bool | None, typer.Option("--fit", help="Convert a local video that is too large or of another container "
-                                     "(WebM, MKV…) to an MP4 that fits the inline limit (needs ffmpeg).",
-                                     show_default=False, rich_help_panel=INP)
-    ] = None  # fmt: skip
+        bool | None,
+        typer.Option(
+            "--fit",
+            help="Convert a local video that is too large or of another container "
+            "(WebM, MKV…) to an MP4 that fits the inline limit (needs ffmpeg).",
+            show_default=False,
+            rich_help_panel=INP,
+        ),
+    ] = None
     start: Annotated[
-        str | None, typer.Option("--start", metavar="TIME", help="Send the video from this time on: seconds or "
-                                    "[hh:]mm:ss (needs ffmpeg).", rich_help_panel=INP)
-    ] = None  # fmt: skip
+        str | None,
+        typer.Option(
+            "--start",
+            metavar="TIME",
+            help="Send the video from this time on: seconds or [hh:]mm:ss (needs ffmpeg).",
+            rich_help_panel=INP,
+        ),
+    ] = None
     end: Annotated[
-        str | None, typer.Option("--end", metavar="TIME", help="Send the video up to this time: seconds or "
-                                    "[hh:]mm:ss (needs ffmpeg).", rich_help_panel=INP)
-    ] = None  # fmt: skip
+        str | None,
+        typer.Option(
+            "--end",
+            metavar="TIME",
+            help="Send the video up to this time: seconds or [hh:]mm:ss (needs ffmpeg).",
+            rich_help_panel=INP,
+        ),
+    ] = None
     inline_url: Annotated[
-        bool | None, typer.Option("--inline-url", help="Download http(s) URLs here and send them inline (for URLs "
-                                     "the API cannot reach).", show_default=False, rich_help_panel=INP)
-    ] = None  # fmt: skip
+        bool | None,
+        typer.Option(
+            "--inline-url",
+            help="Download http(s) URLs here and send them inline (for URLs the API cannot reach).",
+            show_default=False,
+            rich_help_panel=INP,
+        ),
+    ] = None
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON record (answer, usage, error) instead of text.",
-                           rich_help_panel=OUT)
-    ] = False  # fmt: skip
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON record (answer, usage, error) instead of text.",
+            rich_help_panel=OUT,
+        ),
+    ] = False
     reasoning: Annotated[
-        bool | None, typer.Option("--reasoning/--no-reasoning", help="Show the model's reasoning (on stderr) "
-                                     "[default: on a terminal only].", show_default=False, rich_help_panel=OUT)
-    ] = None  # fmt: skip
+        bool | None,
+        typer.Option(
+            "--reasoning/--no-reasoning",
+            help="Show the model's reasoning (on stderr) [default: on a terminal only].",
+            show_default=False,
+            rich_help_panel=OUT,
+        ),
+    ] = None
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the request that would be sent (key hidden) and send nothing.",
-                           rich_help_panel=OUT)
-    ] = False  # fmt: skip
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the request that would be sent (key hidden) and send nothing.",
+            rich_help_panel=OUT,
+        ),
+    ] = False
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Only the answer and errors: no usage, warnings or notices.",
-                           rich_help_panel=OUT)
-    ] = False  # fmt: skip
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Only the answer and errors: no usage, warnings or notices.",
+            rich_help_panel=OUT,
+        ),
+    ] = False
     base_url: BaseUrlOption = None
     api_key: ApiKeyOption = None
     timeout: Annotated[
-        float | None, typer.Option("--timeout", metavar="SECONDS", help="Seconds one attempt may take, streaming included "
-                                      "[default: 300].", rich_help_panel=CONN)
-    ] = None  # fmt: skip
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Seconds one attempt may take, streaming included [default: 300].",
+            rich_help_panel=CONN,
+        ),
+    ] = None
     debug: Annotated[
-        bool, typer.Option("--debug", help="Show request and response headers (the key masked) on stderr "
-                           "[env: MIMO_DEBUG].", rich_help_panel=CONN)
-    ] = False  # fmt: skip
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show request and response headers (the key masked) on stderr [env: MIMO_DEBUG].",
+            rich_help_panel=CONN,
+        ),
+    ] = False
     retries: Annotated[
-        int | None, typer.Option("--retries", metavar="N", help="Retries of a failed request that may succeed later "
-                                    "[default: 3].", rich_help_panel=CONN)
-    ] = None  # fmt: skip
+        int | None,
+        typer.Option(
+            "--retries",
+            metavar="N",
+            help="Retries of a failed request that may succeed later [default: 3].",
+            rich_help_panel=CONN,
+        ),
+    ] = None
     profile: ProfileOption = None
     config: ConfigOption = None
 
