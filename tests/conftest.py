@@ -6,8 +6,11 @@ import os
 import shutil
 import struct
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +82,19 @@ def clip(tmp_path: Path) -> Path:
     target = tmp_path / "clip.mp4"
     shutil.copy(FIXTURES / "clip.mp4", target)
     return target
+
+
+@contextmanager
+def http_server(handler: Any, server_class: type[HTTPServer] = HTTPServer) -> Iterator[str]:
+    """A small stdlib server of a test's own on 127.0.0.1, port 0, in a thread: yields its root URL."""
+    httpd = server_class(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def padded_mp4(path: Path, size: int) -> Path:

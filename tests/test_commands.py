@@ -8,14 +8,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KEY
+from conftest import KEY, http_server
 from fakeserver import FakeServer
 
 from mimo_cli import fit
@@ -56,12 +55,8 @@ def refusing_server() -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(Handler) as url:
+        yield url + "/v1"
 
 
 # -- presets ---------------------------------------------------------------------------------------------

@@ -16,14 +16,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, http_server
 from fakeserver import FakeServer
 
 from mimo_cli import fit
@@ -365,12 +364,8 @@ def files(made: dict[str, Path]) -> Iterator[str]:
         if not (root / name).exists():
             shutil.copy(FIXTURES / name, root / name)
     handler = lambda *a, **kw: _Files(*a, directory=str(root), **kw)  # noqa: E731
-    httpd = _Quiet(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(handler, _Quiet) as url:
+        yield url
 
 
 def test_inline_url_downloads_and_sends_inline(
