@@ -30,7 +30,7 @@ from pathlib import Path
 
 from mimo_cli.config import Settings
 from mimo_cli.errors import MimoError, input_error
-from mimo_cli.media import Video, base64_length, human_size, largest_fitting, release_temp, temp_file
+from mimo_cli.media import Video, data_uri_length, human_size, largest_fitting, release_temp, temp_file
 
 Notice = Callable[[str, "str | None"], None]
 
@@ -427,10 +427,6 @@ def cut_args(
 # -- converting ---------------------------------------------------------------------------------------------
 
 
-def uri_length(mime: str, size: int) -> int:
-    return len(f"data:{mime};base64,") + base64_length(size)
-
-
 def convert(
     path: Path,
     label: str,
@@ -470,7 +466,7 @@ def convert(
                     got = None
             if got is not None and abs((got.duration or 0) - length) <= CUT_TOLERANCE:
                 out_size = out.stat().st_size
-                if uri_length(mime, out_size) <= limit or not settings.fit:
+                if data_uri_length(mime, out_size) <= limit or not settings.fit:
                     _check(shown, mime, out_size, limit)
                     if notice:
                         notice(
@@ -493,7 +489,7 @@ def convert(
             for attempt in range(1, ATTEMPTS + 1):
                 _encode(tools, path, out, p, start, length if cutting else None, audio, shown)
                 got_size = out.stat().st_size
-                if uri_length("video/mp4", got_size) <= limit:
+                if data_uri_length("video/mp4", got_size) <= limit:
                     break
                 if attempt == ATTEMPTS:
                     raise input_error(
@@ -541,7 +537,7 @@ def _encode(
 
 def _check(label: str, mime: str, size: int, limit: int) -> None:
     """A cut made without --fit must fit as it is."""
-    length = uri_length(mime, size)
+    length = data_uri_length(mime, size)
     if length > limit:
         raise input_error(
             f"the part of {label} asked for is still too large to send inline: {human_size(size)} of video "

@@ -118,13 +118,13 @@ class Video:
 
     @property
     def prefix(self) -> str:
-        return f"data:{self.mime};base64,"
+        return data_uri_prefix(self.mime or "")
 
     def url_length(self) -> int:
         """Characters of the URL as sent (for an inline file: the whole data URI)."""
         if self.url is not None:
             return len(self.url)
-        return len(self.prefix) + base64_length(self.size)
+        return data_uri_length(self.mime or "", self.size)
 
     def iter_url(self, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """The data URI of a local file, in chunks, read from disk as it goes; a fresh iterator each call."""
@@ -204,9 +204,18 @@ def base64_length(n: int) -> int:
     return 4 * ((n + 2) // 3)
 
 
+def data_uri_prefix(mime: str) -> str:
+    return f"data:{mime};base64,"
+
+
+def data_uri_length(mime: str, size: int) -> int:
+    """Characters of the data URI of ``size`` bytes of this MIME type, prefix included."""
+    return len(data_uri_prefix(mime)) + base64_length(size)
+
+
 def largest_fitting(limit: int, mime: str) -> int:
     """The most bytes whose data URI with this MIME type fits in ``limit`` characters."""
-    room = limit - len(f"data:{mime};base64,")
+    room = limit - len(data_uri_prefix(mime))
     return max(0, room // 4 * 3)
 
 
