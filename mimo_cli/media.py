@@ -279,18 +279,6 @@ _FAMILY = {"video/mp4": "isobmff", "video/quicktime": "isobmff", "video/x-msvide
            "video/x-ms-wmv": "asf"}  # fmt: skip
 
 
-def classify(name: str, magic_mime: str | None, head: bytes) -> str:
-    """The MIME type to send for a file, or an input error saying why it is refused.
-
-    ``magic_mime`` is what libmagic says (None when libmagic is missing); the extension of ``name`` breaks
-    ties when libmagic has no specific answer.
-    """
-    mime, container = sniff(name, magic_mime, head)
-    if mime is None:
-        raise container_error(name, container)
-    return mime
-
-
 def container_error(name: str, container: str | None) -> Exception:
     return input_error(
         f"{name} is a video in the {container} container, which the API does not accept "
@@ -330,13 +318,6 @@ def detect(path: Path, name: str, notice: Notice | None = None) -> tuple[str | N
     magic = _load_magic(notice)
     magic_mime = magic.from_buffer(head, mime=True) if magic is not None else None
     return sniff(name, magic_mime, head)
-
-
-def detect_mime(path: Path, name: str, notice: Notice | None = None) -> str:
-    mime, container = detect(path, name, notice)
-    if mime is None:
-        raise container_error(name, container)
-    return mime
 
 
 # -- input resolution -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from mimo_cli import media
 from mimo_cli.config import Settings
 from mimo_cli.errors import Kind, MimoError
-from mimo_cli.media import base64_length, classify, largest_fitting, resolve_input, unreachable_host
+from mimo_cli.media import base64_length, largest_fitting, resolve_input, sniff, unreachable_host
 
 LIMIT = 10 * 1024 * 1024
 SETTINGS = Settings()
@@ -91,9 +91,9 @@ def test_empty_missing_and_directory(tmp_path: Path) -> None:
 
 def test_octet_stream_with_video_extension_needs_a_matching_signature() -> None:
     mp4_head = (FIXTURES / "clip.mp4").read_bytes()[:64]
-    assert classify("x.mp4", "application/octet-stream", mp4_head) == "video/mp4"
+    assert sniff("x.mp4", "application/octet-stream", mp4_head) == ("video/mp4", None)
     with pytest.raises(MimoError, match="not a video"):
-        classify("x.mp4", "application/octet-stream", b"\x00\x01random bytes" * 8)
+        sniff("x.mp4", "application/octet-stream", b"\x00\x01random bytes" * 8)
 
 
 def test_without_libmagic_the_extension_decides_after_a_signature_check(
