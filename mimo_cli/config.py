@@ -100,6 +100,11 @@ class Settings:
         """The largest data URI, in characters, that may be sent inline."""
         return int(self.max_inline_mb * 1024 * 1024)
 
+    @property
+    def cutting(self) -> bool:
+        """Whether --start or --end asks for a part of the video."""
+        return self.start is not None or self.end is not None
+
     def request_options(self) -> dict[str, Any]:
         """The options that change what is asked (for fingerprints and records), without secrets."""
         return {

@@ -443,7 +443,7 @@ def convert(
     with ffmpeg's reason when it cannot be done. The source is left alone.
     """
     shown = Video(label=label).display  # messages say "standard input" for -
-    cutting = settings.start is not None or settings.end is not None
+    cutting = settings.cutting
     what = f"cutting {shown} with --start/--end" if cutting else f"converting {shown} with --fit"
     tools = require(what)
     media = probe(tools, path, shown)

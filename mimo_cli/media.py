@@ -381,7 +381,7 @@ def resolve_input(
     spooled to disk, a downloaded URL, a converted video). At most one such file is left per call.
     """
     limit = settings.inline_limit
-    cutting = settings.start is not None or settings.end is not None
+    cutting = settings.cutting
     lower = text.lower()
     if lower.startswith(("http://", "https://")):
         if settings.inline_url:
@@ -457,7 +457,7 @@ def local_file(
         container: str | None = None
         if not mime:
             mime, container = detect(path, name or shown, notice)
-        cutting = settings.start is not None or settings.end is not None
+        cutting = settings.cutting
         if mime is None and not settings.fit:
             raise container_error(name or shown, container)
         if mime is not None and not cutting:
@@ -522,7 +522,7 @@ def _download(url: str, settings: Settings, notice: Notice | None) -> Video:
     from mimo_cli.errors import Kind, MimoError
 
     name = os.path.basename(urllib.parse.urlsplit(url).path) or "download"
-    capped = not settings.fit and settings.start is None and settings.end is None
+    capped = not settings.fit and not settings.cutting
     cap = largest_fitting(settings.inline_limit, "video/mp4")  # the most any accepted video may have
     path = temp_file("url-", os.path.splitext(name)[1][:8])
     too_large = input_error(
