@@ -383,6 +383,10 @@ class NullProgress:
         pass
 
 
+def skipping_line(total: int, skipped: int) -> str:
+    return f"skipping {skipped:,} of {total:,} inputs: they already have an ok record"
+
+
 def record_line(record: dict[str, Any]) -> str:
     """``ok     media/a.mp4 · 1,488 tokens · 3.2 s`` or ``failed media/b.mp4: input: ...``."""
     name = record["input"]
@@ -409,7 +413,7 @@ class LineProgress:
 
     def start(self, total: int, skipped: int) -> None:
         if skipped:
-            self._write(f"skipping {skipped:,} of {total:,} inputs: they already have an ok record")
+            self._write(skipping_line(total, skipped))
 
     def finished(self, record: dict[str, Any], summary: Summary) -> None:
         self._write(record_line(record))
@@ -452,7 +456,7 @@ class RichProgress:
 
     def start(self, total: int, skipped: int) -> None:
         if skipped:
-            self.message(f"skipping {skipped:,} of {total:,} inputs: they already have an ok record")
+            self.message(skipping_line(total, skipped))
         self.task = self.bar.add_task("batch", total=total - skipped, tokens="0", failed="0 failed")
         self.bar.start()
 

@@ -476,22 +476,19 @@ def with_common(func: Callable[..., Any]) -> Callable[..., Any]:
 # -- describe and ask ------------------------------------------------------------------------------------
 
 
-def _notice(quiet: bool) -> Callable[[str, str | None], None]:
+def _notice(quiet: bool, *, dim: bool = False) -> Callable[[str, str | None], None]:
+    """The ``notice`` callback of media and the client: a warning line (a dim line for retries), or
+    nothing with --quiet."""
+
     def notice(message: str, hint: str | None = None) -> None:
-        if not quiet:
-            from mimo_cli import render
+        if quiet:
+            return
+        from mimo_cli import render
 
-            render.warning(message, hint)
-
-    return notice
-
-
-def _retry_notice(quiet: bool) -> Callable[[str, str | None], None]:
-    def notice(message: str, hint: str | None = None) -> None:
-        if not quiet:
-            from mimo_cli import render
-
+        if dim:
             render.info(message)
+        else:
+            render.warning(message, hint)
 
     return notice
 
@@ -550,7 +547,7 @@ def run(inputs: list[str], question: str | None, opts: Common, single: bool) -> 
 
         if opts.debug:
             _set_debug(True)
-        with Client(settings, notice=_retry_notice(opts.quiet), debug=_debug_log()) as client:
+        with Client(settings, notice=_notice(opts.quiet, dim=True), debug=_debug_log()) as client:
             result = client.chat(request, renderer.delta)
         renderer.finish(result)
     except MimoError as e:
@@ -887,7 +884,9 @@ def config_show(profile: ProfileOption = None, config: ConfigOption = None) -> N
 
     loaded = load_config(config_path(config), validate=False)
     if not loaded.path.exists():
-        _notice(False)(
+        from mimo_cli import render
+
+        render.warning(
             f"there is no config file yet at {loaded.path}", "create it: mimo config set KEY VALUE"
         )
         return
