@@ -321,10 +321,6 @@ def embedded_error(obj: dict[str, Any], model: str | None = None) -> MimoError:
     return e
 
 
-# Kept under its old name: other modules and tests may use it.
-stream_error = embedded_error
-
-
 def backoff(attempt: int, server_wait: float | None, rand: Callable[[], float] | None = None) -> float | None:
     """Seconds before retry number ``attempt`` (1, 2, ...), like openai-python; None: do not wait that long.
 
@@ -383,12 +379,6 @@ def iter_sse_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
             event = value
     if data:
         yield event, "\n".join(data)
-
-
-def iter_sse_data(lines: Iterable[str]) -> Iterator[str]:
-    """The ``data`` of each server-sent event."""
-    for _, data in iter_sse_events(lines):
-        yield data
 
 
 def _clean(value: Any, depth: int = 0) -> Any:
