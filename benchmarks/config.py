@@ -42,7 +42,8 @@ def in_process_ms(config: Path) -> tuple[float, float, float]:
     import tomllib  # noqa: F401  (what the first read of a config file pays once)
 
     import_ms = (time.perf_counter() - started) * 1000
-    from mimo_cli.config import load_settings, resolve
+    from mimo_cli.config_file import load_settings
+    from mimo_cli.settings import resolve
 
     env = {"MIMO_CONFIG": str(config), "MIMO_PROFILE": "p7"}
 

@@ -4,7 +4,7 @@
 
 Makes (once, in benchmarks/.work/) a 60 s 1920×1080 30 fps H.264 + AAC clip, then alternates N times:
 
-- mimo: ``media.resolve_input(clip, Settings(fit=True))``: probe, plan, encode (and any retry), probe the
+- mimo: ``core.open_video(clip, Settings(fit=True))``: probe, plan, encode (and any retry), probe the
   result for the notice, as `mimo describe clip.mp4 --fit` does before it sends;
 - ffmpeg: one run of the very ffmpeg command mimo's final encode used, with nothing around it.
 
@@ -30,9 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mimo_cli import fit  # noqa: E402
-from mimo_cli.config import Settings  # noqa: E402
-from mimo_cli.media import resolve_input  # noqa: E402
+from mimo_cli.core import open_video as resolve_input  # noqa: E402
+from mimo_cli.ffmpeg import convert as fit  # noqa: E402
+from mimo_cli.settings import Settings  # noqa: E402
 
 WORK = ROOT / "benchmarks" / ".work"
 

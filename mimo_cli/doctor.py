@@ -5,22 +5,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mimo_cli.config import (
-    ENVIRONMENT,
-    Settings,
-    config_path,
-    load_config,
-    mask_key,
-    profile_name,
-    resolve,
-)
+from mimo_cli.config_file import config_path, load_config, profile_name
 from mimo_cli.errors import Kind, MimoError
 from mimo_cli.prompts import all_presets
+from mimo_cli.settings import ENVIRONMENT, Settings, mask_key, resolve
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
 DOCTOR_TIMEOUT = 15.0  # seconds: doctor should answer quickly even when --timeout is long
@@ -109,7 +104,7 @@ def run_checks(
 
 def check_endpoint(settings: Settings, checks: list[Check]) -> list[dict[str, Any]] | None:
     """Does the base URL answer? Appends its check (and a model check when it cannot list models)."""
-    from mimo_cli.api import Client
+    from mimo_cli.transport.client import Client
 
     quick = dataclasses.replace(settings, timeout=min(settings.timeout, DOCTOR_TIMEOUT))
     url = settings.base_url
@@ -136,9 +131,9 @@ def check_endpoint(settings: Settings, checks: list[Check]) -> list[dict[str, An
 
 
 def check_libmagic() -> Check:
-    from mimo_cli import media
+    from mimo_cli.inputs.sniff import load_magic
 
-    magic = media._load_magic(None)
+    magic = load_magic(None)
     if magic is None:
         return Check("libmagic", WARNING, "cannot be loaded: video types are told by file extension",
                      "install it: sudo apt-get install libmagic1 (Debian/Ubuntu), brew install libmagic (macOS)")  # fmt: skip
@@ -151,9 +146,9 @@ def check_libmagic() -> Check:
 
 
 def check_ffmpeg() -> Check:
-    from mimo_cli import fit
+    from mimo_cli.ffmpeg.tools import locate
 
-    tools = fit.locate()
+    tools = locate()
     if tools:
         return Check(
             "ffmpeg", OK, tools.ffmpeg if tools.origin == "PATH" else f"{tools.ffmpeg} ({tools.origin})"

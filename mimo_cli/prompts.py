@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from mimo_cli.errors import usage_error
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 BUILTIN_PRESETS: dict[str, str] = {
     "detailed": (

@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mimo_cli.config import Settings
-from mimo_cli.media import Video
+from mimo_cli.inputs.video import Video
 from mimo_cli.prompts import default_system_prompt
+from mimo_cli.settings import Settings
 
 
 @dataclass
@@ -94,6 +94,11 @@ class ChatRequest:
                 yield part
             else:
                 yield from part.iter_url()
+
+    def close(self) -> None:
+        """Remove the temporary files of its videos (spooled stdin, a download, a converted file)."""
+        for video in self.videos:
+            video.close()
 
     def body_bytes(self) -> bytes:
         """The whole body at once (tests and small requests only: it holds every video in memory)."""

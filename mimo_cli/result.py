@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mimo_cli.errors import MimoError
+if TYPE_CHECKING:
+    from mimo_cli.errors import MimoError
 
 
 @dataclass

@@ -14,9 +14,10 @@ import re
 import sys
 from pathlib import Path
 
-from mimo_cli.config import Settings
 from mimo_cli.errors import MimoError
-from mimo_cli.media import ACCEPTED_MIME, resolve_input
+from mimo_cli.inputs.resolve import resolve_input
+from mimo_cli.inputs.sniff import ACCEPTED_MIME
+from mimo_cli.settings import Settings
 
 
 def main() -> int:

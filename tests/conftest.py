@@ -7,12 +7,11 @@ import shutil
 import struct
 import sys
 import threading
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import CliRunner
@@ -21,8 +20,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fakeserver import FakeServer
 
-from mimo_cli import errors, media
+from mimo_cli import redact
 from mimo_cli.cli import app
+from mimo_cli.cli.app import State
+from mimo_cli.clock import REAL, Clock
+from mimo_cli.inputs import sniff
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -38,10 +43,10 @@ def env_setup(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("COLUMNS", "120")
-    errors._SECRETS.clear()
+    redact._SECRETS.clear()
     yield
-    errors._SECRETS.clear()
-    media._magic_state.clear()
+    redact._SECRETS.clear()
+    sniff._magic_state.clear()
 
 
 @pytest.fixture
@@ -62,13 +67,34 @@ class Run:
         return self.stdout + self.stderr
 
 
+class Clocks:
+    """The clock the CLI runs get (the seam of :class:`mimo_cli.clock.Clock`): real unless a test asks."""
+
+    def __init__(self) -> None:
+        self.clock: Clock = REAL
+
+
 @pytest.fixture
-def mimo(server: FakeServer) -> Any:
+def clocks() -> Clocks:
+    return Clocks()
+
+
+@pytest.fixture
+def sleeps(clocks: Clocks) -> list[float]:
+    """Backoff without waiting: the waits the client would sleep, recorded (jitter at its largest)."""
+    waits: list[float] = []
+    clocks.clock = Clock(sleep=waits.append, random=lambda: 0.0)
+    return waits
+
+
+@pytest.fixture
+def mimo(server: FakeServer, clocks: Clocks) -> Any:
     """Run the CLI in-process against the fake server, with a key set; returns stdout and stderr apart."""
 
     def run(*args: str, input: bytes | str | None = None, env: dict[str, str] | None = None) -> Run:
         full_env = {"MIMO_BASE_URL": server.url, "MIMO_API_KEY": KEY, **(env or {})}
-        result = CliRunner().invoke(app, list(args), input=input, env=full_env, catch_exceptions=True)
+        result = CliRunner().invoke(app, list(args), input=input, env=full_env, catch_exceptions=True,
+                                    obj=State(clock=clocks.clock))  # fmt: skip
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         return Run(result.exit_code, result.stdout, result.stderr, result)

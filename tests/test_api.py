@@ -15,10 +15,14 @@ from conftest import KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mimo_cli import api
-from mimo_cli.api import Deadline, backoff, http_error, iter_lines, read_body, retry_after
-from mimo_cli.errors import Kind, MimoError, StreamRedactor, redact, register_secret
+from mimo_cli.errors import Kind, MimoError
+from mimo_cli.redact import StreamRedactor, redact, register_secret
 from mimo_cli.result import Result, make_record
+from mimo_cli.transport.classify import http_error
+from mimo_cli.transport.deadline import Deadline, _Expired
+from mimo_cli.transport.response import read_body
+from mimo_cli.transport.retry import backoff, retry_after
+from mimo_cli.transport.sse import iter_lines
 
 # -- http_error: status + body -> kind, message, hint ------------------------------------------------------
 
@@ -327,10 +331,9 @@ def test_any_json_chunks_give_a_result_or_a_mimo_error(events: list[Any], done: 
 # -- deadlines --------------------------------------------------------------------------------------------
 
 
-def test_deadline_gives_each_phase_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deadline_gives_each_phase_what_is_left() -> None:
     clock = [100.0]
-    monkeypatch.setattr(api.time, "monotonic", lambda: clock[0])
-    d = Deadline(30)
+    d = Deadline(30, monotonic=lambda: clock[0])
     d.timeouts = {"connect": 10.0, "read": 30.0, "write": 30.0, "pool": 30.0}
     clock[0] += 25
     d.trace("http11.receive_response_body.started", {})
@@ -339,7 +342,7 @@ def test_deadline_gives_each_phase_what_is_left(monkeypatch: pytest.MonkeyPatch)
     clock[0] += 10
     d.trace("http11.receive_response_headers.started", {})
     assert d.timeouts["read"] == 0.001  # past the deadline: the next read fails at once
-    with pytest.raises(api._Expired):
+    with pytest.raises(_Expired):
         list(d.chunks([b"x"]))
     d.phase = "connect"
     assert d.error("http://h/v1").message == "could not connect to http://h/v1 within 10 s"

@@ -26,10 +26,8 @@ RECORD_KEYS = ["input", "status", "model", "answer", "reasoning", "finish_reason
 
 
 @pytest.fixture(autouse=True)
-def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("mimo_cli.api._sleep", waits.append)
-    return waits
+def instant_backoff(sleeps: list[float]) -> list[float]:
+    return sleeps
 
 
 def make_videos(root: Path, names: list[str]) -> dict[bytes, str]:
@@ -149,7 +147,7 @@ def test_torn_last_line_is_tolerated(mimo: Any, server: FakeServer, tree: Any) -
 
 
 def test_complete_last_line_without_newline_is_kept(tmp_path: Path) -> None:
-    from mimo_cli.batch import load_done
+    from mimo_cli.batch.resume import load_done
 
     out = tmp_path / "out.jsonl"
     out.write_text('{"status": "ok", "fingerprint": "a"}\n{"status": "ok", "fingerprint": "b"}')
@@ -202,7 +200,7 @@ def test_missing_key_sends_nothing_unless_nothing_is_left_to_send(
 
 
 def test_stable_sorted_order_and_duplicates_dropped(tree: Any) -> None:
-    from mimo_cli.batch import plan
+    from mimo_cli.batch.plan import plan
 
     items = plan(["media/", "media/a/one.mp4", "./media/a/one.mp4", "https://example.com/z.mp4"])
     assert [i.input for i in items] == sorted(["https://example.com/z.mp4", *[f"media/{n}" for n in TREE]])
@@ -215,7 +213,7 @@ def test_stable_sorted_order_and_duplicates_dropped(tree: Any) -> None:
 
 
 def test_include_and_exclude(mimo: Any, server: FakeServer, tree: Any) -> None:
-    from mimo_cli.batch import plan
+    from mimo_cli.batch.plan import plan
 
     assert [i.input for i in plan(["media"], include=["*.mp4"])] == ["media/a/one.mp4", "media/b/c/three.mp4"]
     assert [i.input for i in plan(["media"], exclude=["b/*", "*.avi"])] == [
@@ -304,7 +302,7 @@ def test_sidecars_under_out_dir_mirror_the_tree(mimo: Any, server: FakeServer, t
 
 
 def test_sidecars_never_leave_the_tree(tmp_path: Path) -> None:
-    from mimo_cli.batch import write_atomically
+    from mimo_cli.batch.sidecar import write_inside as write_atomically
     from mimo_cli.errors import MimoError
 
     root, outside = tmp_path / "out", tmp_path / "elsewhere"
@@ -320,7 +318,9 @@ def test_sidecars_never_leave_the_tree(tmp_path: Path) -> None:
 
 
 def test_rpm_spaces_the_starts() -> None:
-    from mimo_cli.batch import Item, NullProgress, Options, Runner, Summary
+    from mimo_cli.batch.plan import Item
+    from mimo_cli.batch.runner import Options, Runner
+    from mimo_cli.batch.summary import NullProgress, Summary
 
     def chat(item: Item) -> dict[str, Any]:
         return {"input": item.input, "status": "ok", "usage": None}
@@ -424,7 +424,7 @@ def test_shard_partition_property() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from mimo_cli.batch import plan, shard_of
+    from mimo_cli.batch.plan import plan, shard_of
 
     @settings(max_examples=200, deadline=None)
     @given(st.lists(st.text(min_size=1, max_size=30), max_size=40), st.integers(1, 12))
@@ -524,8 +524,9 @@ def test_many_jobs_share_one_client(mimo: Any, server: FakeServer, tree: Any) ->
 
 
 def test_what_changes_the_fingerprint(tmp_path: Path) -> None:
-    from mimo_cli.batch import Item, fingerprint, options_digest
-    from mimo_cli.config import resolve
+    from mimo_cli.batch.plan import Item
+    from mimo_cli.batch.resume import fingerprint, options_digest
+    from mimo_cli.settings import resolve
 
     video = padded_mp4(tmp_path / "v.mp4", 5000)
     item = Item(str(video), video)

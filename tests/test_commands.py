@@ -8,18 +8,21 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import KEY, http_server
-from fakeserver import FakeServer
 
-from mimo_cli import fit
-from mimo_cli.config import mask_key
+from mimo_cli.ffmpeg import tools
 from mimo_cli.prompts import BUILTIN_PRESETS
+from mimo_cli.settings import mask_key
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from fakeserver import FakeServer
 
 ROOT = Path(__file__).parent.parent
 
@@ -147,7 +150,7 @@ def lines_of(run: Any) -> dict[str, str]:
 
 
 def test_doctor_all_good(mimo: Any, server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fit, "locate", lambda: fit.Tools("/opt/ffmpeg", "/opt/ffprobe", "PATH"))
+    monkeypatch.setattr(tools, "locate", lambda: tools.Tools("/opt/ffmpeg", "/opt/ffprobe", "PATH"))
     write_config('[profiles.default]\nmodel = "mimo-v2-omni"\n')
     run = mimo("doctor")
     assert run.exit_code == 0, run.stdout
@@ -162,8 +165,8 @@ def test_doctor_all_good(mimo: Any, server: FakeServer, monkeypatch: pytest.Monk
 
 
 def test_doctor_warnings_do_not_block(mimo: Any, server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fit, "locate", lambda: None)
-    monkeypatch.setattr("mimo_cli.media._load_magic", lambda notice: None)
+    monkeypatch.setattr(tools, "locate", lambda: None)
+    monkeypatch.setattr("mimo_cli.inputs.sniff.load_magic", lambda notice: None)
     path = write_config(f'[profiles.default]\napi_key = "{KEY}"\n')
     if os.name == "posix":
         path.chmod(0o644)

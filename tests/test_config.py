@@ -6,26 +6,21 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import FIXTURES, KEY
-from fakeserver import FakeServer
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from mimo_cli.cli import app
-from mimo_cli.config import (
-    OFFICIAL_BASE_URL,
-    TOKEN_PLAN_BASE_URL,
-    config_path,
-    dumps,
-    load_settings,
-    mask_key,
-    save_config,
-)
+from mimo_cli.config_file import config_path, dumps, load_settings, save_config
 from mimo_cli.errors import MimoError
+from mimo_cli.settings import OFFICIAL_BASE_URL, TOKEN_PLAN_BASE_URL, mask_key
+
+if TYPE_CHECKING:
+    from fakeserver import FakeServer
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -380,3 +375,30 @@ def test_a_config_path_that_cannot_be_written_is_exit_2(tmp_path: Path) -> None:
 def test_an_empty_api_key_option_means_no_key(mimo: Any, server: FakeServer) -> None:
     run = mimo("describe", CLIP, "--api-key", "")
     assert run.exit_code == 3 and "no API key is set" in run.stderr and server.received == []
+
+
+def test_config_set_keeps_the_users_comments_and_layout(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    text = (
+        "# my mimo setup\n"
+        "[presets]\n"
+        'brief = "Three sentences."  # for quick looks\n'
+        "\n"
+        "# the gateway at work\n"
+        "[profiles.work]\n"
+        'base_url = "https://gw.example.com/v1"   # aligned on purpose\n'
+        "fps = 1\n"
+    )
+    path.write_text(text)
+    assert (
+        cli("config", "set", "--profile", "work", "model", "mimo-v2.5", "--config", str(path)).exit_code == 0
+    )
+    assert cli("config", "unset", "--profile", "work", "fps", "--config", str(path)).exit_code == 0
+    written = path.read_text()
+    for line in text.splitlines():
+        if line and "fps" not in line:
+            assert line in written, line  # every comment and the hand alignment are still there
+    assert tomllib.loads(written)["profiles"]["work"] == {
+        "base_url": "https://gw.example.com/v1",
+        "model": "mimo-v2.5",
+    }

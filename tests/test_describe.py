@@ -8,8 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import FIXTURES, KEY, padded_mp4
@@ -17,12 +16,13 @@ from fakeserver import DEFAULT_ANSWER, DEFAULT_REASONING, FakeServer, Reply, err
 
 from mimo_cli.prompts import BUILTIN_PRESETS, default_system_prompt
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 
 @pytest.fixture(autouse=True)
-def instant_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    waits: list[float] = []
-    monkeypatch.setattr("mimo_cli.api._sleep", waits.append)
-    return waits
+def instant_backoff(sleeps: list[float]) -> list[float]:
+    return sleeps
 
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")

@@ -10,26 +10,26 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import FIXTURES, KEY, padded_mp4
 from fakeserver import FakeServer, Reply, error_json, html_error
 
+from mimo_cli.clock import Clock
 from mimo_cli.errors import Kind
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 CLIP = str(FIXTURES / "clip.mp4")
 
 
 @pytest.fixture(autouse=True)
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def waits(sleeps: list[float]) -> list[float]:
     """The backoff sleeps, recorded instead of slept; jitter off so the waits are exact."""
-    slept: list[float] = []
-    monkeypatch.setattr("mimo_cli.api._sleep", slept.append)
-    monkeypatch.setattr("mimo_cli.api.random.random", lambda: 0.0)
-    return slept
+    return sleeps
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -207,13 +207,11 @@ def test_a_redirect_is_reported_not_followed(mimo: Any, server: FakeServer) -> N
     )
 
 
-def test_ctrl_c_during_a_backoff_is_exit_130(
-    mimo: Any, server: FakeServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ctrl_c_during_a_backoff_is_exit_130(mimo: Any, server: FakeServer, clocks: Any) -> None:
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("mimo_cli.api._sleep", interrupt)
+    clocks.clock = Clock(sleep=interrupt)
     server.queue(Reply.text("", 503))
     run = mimo("describe", CLIP)
     assert run.exit_code == 130 and run.stderr.splitlines()[-1] == "error: interrupted"
@@ -438,7 +436,7 @@ def test_the_key_never_shows_in_dry_run_errors_or_a_traceback(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"unexpected echo of {KEY}")
 
-    monkeypatch.setattr("mimo_cli.api.read_body", boom)
+    monkeypatch.setattr("mimo_cli.transport.client.read_body", boom)
     plain = mimo("describe", CLIP)
     assert plain.exit_code == 1 and "unexpected RuntimeError: unexpected echo of ***" in plain.stderr
     assert "Traceback" not in plain.stderr

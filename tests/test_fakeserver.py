@@ -9,12 +9,14 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from fakeserver import DEFAULT_USAGE, FakeServer, Reply, error_json, html_error
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 @pytest.fixture

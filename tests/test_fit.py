@@ -17,18 +17,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import FIXTURES, http_server
-from fakeserver import FakeServer
 
-from mimo_cli import fit
-from mimo_cli.config import Settings, parse_time
+from mimo_cli.core import open_video as resolve_input
 from mimo_cli.errors import MimoError
-from mimo_cli.media import resolve_input
+from mimo_cli.ffmpeg import convert, plan, tools
+from mimo_cli.ffmpeg import probe as probing
+from mimo_cli.settings import Settings, parse_time
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from fakeserver import FakeServer
 
 FFMPEG = shutil.which("ffmpeg")
 FFPROBE = shutil.which("ffprobe")
@@ -68,9 +72,9 @@ def tmpdir_(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(autouse=True)
 def fresh_tools() -> Iterator[None]:
-    fit._found.clear()
+    tools._found.clear()
     yield
-    fit._found.clear()
+    tools._found.clear()
 
 
 def probe(data: bytes, folder: Path) -> dict[str, Any]:
@@ -203,7 +207,7 @@ def test_start_and_end_are_checked_against_the_duration(
 def test_without_ffmpeg_fit_start_and_end_name_both_ways_to_get_it(
     mimo: Any, server: FakeServer, made: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fit, "_search", lambda: None)
+    monkeypatch.setattr(tools, "_search", lambda: None)
     for args in (
         [str(made["clip.webm"]), "--fit"],
         [str(made["noise.mp4"]), "--fit", "--max-inline-mb", "1"],
@@ -223,13 +227,13 @@ def test_imageio_ffmpeg_is_used_when_ffmpeg_is_not_on_path(monkeypatch: pytest.M
     fake = type(sys)("imageio_ffmpeg")
     fake.get_ffmpeg_exe = lambda: "/opt/bundled/ffmpeg"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "imageio_ffmpeg", fake)
-    assert fit.locate() == fit.Tools("/opt/bundled/ffmpeg", None, "imageio-ffmpeg")
+    assert tools.locate() == tools.Tools("/opt/bundled/ffmpeg", None, "imageio-ffmpeg")
 
 
 def test_without_ffprobe_the_streams_are_read_from_ffmpeg(
     made: dict[str, Path], tmpdir_: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fit, "_search", lambda: fit.Tools(FFMPEG or "", None, "test"))
+    monkeypatch.setattr(tools, "_search", lambda: tools.Tools(FFMPEG or "", None, "test"))
     notices: list[str] = []
     settings = Settings(fit=True, start=0.5, end=4.5)
     video = resolve_input(str(made["clip.webm"]), settings, notice=lambda m, h=None: notices.append(m))
@@ -243,8 +247,8 @@ def test_without_ffprobe_the_streams_are_read_from_ffmpeg(
 
 @pytest.mark.parametrize("name", ["clip.mp4", "clip.mov", "clip.webm", "clip.mkv", "clip.avi", "clip.ts"])
 def test_the_ffmpeg_banner_says_what_ffprobe_says(name: str) -> None:
-    with_probe = fit.probe(fit.Tools(FFMPEG or "", FFPROBE, "test"), FIXTURES / name, name)
-    banner = fit.probe(fit.Tools(FFMPEG or "", None, "test"), FIXTURES / name, name)
+    with_probe = probing.probe(tools.Tools(FFMPEG or "", FFPROBE, "test"), FIXTURES / name, name)
+    banner = probing.probe(tools.Tools(FFMPEG or "", None, "test"), FIXTURES / name, name)
     assert (banner.video, banner.width, banner.height, banner.audio) == (
         with_probe.video, with_probe.width, with_probe.height, with_probe.audio,
     )  # fmt: skip
@@ -254,9 +258,9 @@ def test_the_ffmpeg_banner_says_what_ffprobe_says(name: str) -> None:
 def test_a_duration_the_header_does_not_give_is_measured(tmp_path: Path) -> None:
     path = tmp_path / "live.webm"  # a live WebM (as MediaRecorder writes it) has no duration in its header
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=64x48:r=10:d=3", "-c:v", "libvpx", "-live", "1", str(path))
-    tools = fit.Tools(FFMPEG or "", FFPROBE, "test")
-    assert abs(fit.measure_duration(tools, path, "live.webm") - 3) <= 0.2
-    assert abs((fit.probe(tools, path, "live.webm").duration or 0) - 3) <= 0.2
+    found = tools.Tools(FFMPEG or "", FFPROBE, "test")
+    assert abs(probing.measure_duration(found, path, "live.webm") - 3) <= 0.2
+    assert abs((probing.probe(found, path, "live.webm").duration or 0) - 3) <= 0.2
 
 
 def test_stdin_converted_leaves_one_file_and_close_removes_it(made: dict[str, Path], tmpdir_: Path) -> None:
@@ -271,16 +275,16 @@ def test_stdin_converted_leaves_one_file_and_close_removes_it(made: dict[str, Pa
 def test_a_result_still_too_large_is_encoded_again_smaller(
     made: dict[str, Path], tmpdir_: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fit, "TARGET", 1.5)  # the first encode aims over the limit on purpose
+    monkeypatch.setattr(convert, "TARGET", 1.5)  # the first encode aims over the limit on purpose
     encodes: list[list[str]] = []
-    real_run = fit._run
+    real_run = convert._run
 
     def counting_run(args: list[str]) -> Any:
         if "libx264" in args:
             encodes.append(args)
         return real_run(args)
 
-    monkeypatch.setattr(fit, "_run", counting_run)
+    monkeypatch.setattr(convert, "_run", counting_run)
     settings = Settings(fit=True, end=10, max_inline_mb=0.25)
     video = resolve_input(str(made["noise.mp4"]), settings)
     assert len(encodes) == 2
@@ -430,15 +434,15 @@ def test_times(text: str, seconds: float) -> None:
 
 
 def test_plan_shrinks_a_1080p_minute_to_480p_and_keeps_a_lean_source_at_quality() -> None:
-    media = fit.Media(duration=60, video="h264", width=1920, height=1080, fps=30, audio="aac", channels=2)
-    budget = fit.TARGET * 7_864_302  # the largest MP4 that fits 10 MiB
-    p = fit.plan(media, 60, budget, source_kbps=6000, label="x")
+    media = probing.Media(duration=60, video="h264", width=1920, height=1080, fps=30, audio="aac", channels=2)
+    budget = plan.TARGET * 7_864_302  # the largest MP4 that fits 10 MiB
+    p = plan.plan(media, 60, budget, source_kbps=6000, label="x")
     assert (p.long_side, p.fps, p.crf, p.audio_kbps) == (854, 15, None, 96)
     assert 800 < (p.video_kbps or 0) < 900
-    lean = fit.plan(media, 60, budget, source_kbps=500, label="x")  # already under the budget
-    assert (lean.long_side, lean.crf) == (None, fit.CRF_FIT)
+    lean = plan.plan(media, 60, budget, source_kbps=500, label="x")  # already under the budget
+    assert (lean.long_side, lean.crf) == (None, plan.CRF_FIT)
     with pytest.raises(MimoError, match="too long"):
-        fit.plan(media, 3 * 3600, budget, source_kbps=6000, label="x")
+        plan.plan(media, 3 * 3600, budget, source_kbps=6000, label="x")
 
 
 def test_ffmpegs_reason_is_one_line_without_addresses_or_temp_paths() -> None:
@@ -446,7 +450,7 @@ def test_ffmpegs_reason_is_one_line_without_addresses_or_temp_paths() -> None:
         "[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55fb50ca6400] moov atom not found\n"
         "/tmp/mimo-stdin-abc: Invalid data found when processing input\n"
     )
-    assert fit.reason(stderr, "/tmp/mimo-stdin-abc", "-") == (
+    assert tools.reason(stderr, "/tmp/mimo-stdin-abc", "-") == (
         "Invalid data found when processing input (moov atom not found)"
     )
 
@@ -462,14 +466,14 @@ def test_batch_converts_per_job_with_at_most_one_converted_file_each(
         shutil.copy(made["clip.webm"], folder / f"w{i}.webm")
         shutil.copy(made["clip.mkv"], folder / f"m{i}.mkv")
     on_disk: list[int] = []
-    real_convert = fit.convert
+    real_convert = convert.convert
 
     def counting_convert(*args: Any, **kwargs: Any) -> Any:
         video = real_convert(*args, **kwargs)
         on_disk.append(len([p for p in tmpdir_.rglob("*") if p.is_file()]))
         return video
 
-    monkeypatch.setattr(fit, "convert", counting_convert)
+    monkeypatch.setattr(convert, "convert", counting_convert)
     out = tmp_path / "out.jsonl"
     run = mimo("batch", str(folder), "--fit", "-j", "2", "-o", str(out))
     assert run.exit_code == 0, run.stderr

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import FIXTURES, padded_mp4
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mimo_cli import media
-from mimo_cli.config import Settings
 from mimo_cli.errors import Kind, MimoError
-from mimo_cli.media import base64_length, largest_fitting, resolve_input, sniff, unreachable_host
+from mimo_cli.inputs import resolve as resolving
+from mimo_cli.inputs import sniff as sniffing
+from mimo_cli.inputs import tempfiles
+from mimo_cli.inputs import video as videos
+from mimo_cli.inputs.resolve import resolve_input, unreachable_host
+from mimo_cli.inputs.sniff import sniff
+from mimo_cli.inputs.video import base64_length, largest_fitting
+from mimo_cli.settings import Settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 LIMIT = 10 * 1024 * 1024
 SETTINGS = Settings()
@@ -100,8 +107,8 @@ def test_without_libmagic_the_extension_decides_after_a_signature_check(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     notices: list[tuple[str, str | None]] = []
-    monkeypatch.setitem(media._magic_state, "module", None)
-    media._magic_state.pop("module")
+    monkeypatch.setitem(sniffing._magic_state, "module", None)
+    sniffing._magic_state.pop("module")
 
     def broken_import(name: str, *args: object, **kwargs: object) -> object:
         if name == "magic":
@@ -158,14 +165,14 @@ def test_the_size_check_does_not_read_the_file(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr("builtins.open", spying_open)
     with pytest.raises(MimoError, match="too large"):
         resolve_input(str(big), SETTINGS)
-    assert reads and all(0 < n <= media.HEAD for n in reads)  # only the head, for libmagic
+    assert reads and all(0 < n <= sniffing.HEAD for n in reads)  # only the head, for libmagic
 
 
 def test_chunks_are_bounded_and_concatenate_to_the_whole_uri(tmp_path: Path) -> None:
     path = padded_mp4(tmp_path / "v.mp4", 1_000_003)
     video = resolve_input(str(path), SETTINGS)
     chunks = list(video.iter_url())
-    assert max(len(c) for c in chunks) <= 4 * media.CHUNK // 3
+    assert max(len(c) for c in chunks) <= 4 * videos.CHUNK // 3
     assert (
         b"".join(chunks) == f"data:video/mp4;base64,{base64.b64encode(path.read_bytes()).decode()}".encode()
     )
@@ -261,15 +268,15 @@ def test_temporary_files_live_in_one_folder_removed_when_done(
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    a, b = media.temp_file("stdin-"), media.temp_file("fit-", ".mp4")
+    a, b = tempfiles.temp_file("stdin-"), tempfiles.temp_file("fit-", ".mp4")
     [folder] = list(tmp_path.iterdir())
     assert a.parent == b.parent == folder and folder.stat().st_mode & 0o777 == 0o700
-    media.release_temp(a)
+    tempfiles.release_temp(a)
     assert folder.exists() and not a.exists()  # b is still in use
-    media.release_temp(b)
+    tempfiles.release_temp(b)
     assert list(tmp_path.iterdir()) == []  # the last one takes the folder with it
-    media.temp_file("url-")  # made, then lost (a Ctrl-C before anyone recorded it) ...
-    media.remove_temp_dir()  # ... is still removed when the command ends
+    tempfiles.temp_file("url-")  # made, then lost (a Ctrl-C before anyone recorded it) ...
+    tempfiles.remove_temp_dir()  # ... is still removed when the command ends
     assert list(tmp_path.iterdir()) == []
 
 
@@ -281,10 +288,10 @@ def test_a_command_removes_what_an_interrupt_left_behind(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
     def interrupted_spool(*args: object, **kwargs: object) -> object:
-        media.temp_file("stdin-")  # the file exists, but Ctrl-C comes before it is recorded anywhere
+        tempfiles.temp_file("stdin-")  # the file exists, but Ctrl-C comes before it is recorded anywhere
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(media, "_spool_stdin", interrupted_spool)
+    monkeypatch.setattr(resolving, "spool_stdin", interrupted_spool)
     run = mimo("describe", "-", input=b"video")
     assert run.exit_code == 130 and "interrupted" in run.stderr
     assert list(tmp_path.iterdir()) == []

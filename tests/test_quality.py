@@ -31,3 +31,16 @@ def test_mypy() -> None:
     pytest.importorskip("mypy")
     result = run("mypy", "mimo_cli")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_layers_hold() -> None:
+    """The import-linter contract in pyproject.toml: cli > render > batch > core > ... > errors, no cycles."""
+    pytest.importorskip("importlinter")
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports"))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -5,17 +5,19 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import FIXTURES, padded_mp4
 
-from mimo_cli.config import resolve
 from mimo_cli.errors import MimoError
-from mimo_cli.media import resolve_input
+from mimo_cli.inputs.resolve import resolve_input
 from mimo_cli.prompts import default_system_prompt
 from mimo_cli.request import ChatRequest
+from mimo_cli.settings import resolve
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def request(paths: list[str], prompt: str = "What happens?", **options: Any) -> ChatRequest:

@@ -1,83 +1,19 @@
-"""Everything mimo shows: answers on stdout, everything else (reasoning, usage, notices, errors) on stderr.
+"""Rendering an answer: rich Markdown for a terminal, plain text for pipes, one JSON record for ``--json``.
 
-Three renderers share one small interface (``delta``, ``finish``): rich Markdown for a terminal, plain
-text for pipes, and one JSON record for ``--json``. rich is imported only when something is shown.
+The three renderers share one small interface (``delta``, ``finish``, ``stop``).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
-from mimo_cli.errors import MimoError, redact
+from mimo_cli.redact import redact
+from mimo_cli.render.console import console, info, print_json, warning
 from mimo_cli.result import Result, usage_numbers
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-_consoles: dict[str, Console] = {}
-
-
-def use_utf8() -> None:
-    """Write UTF-8 whatever the locale (LANG=C must not crash on Chinese text)."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower() not in (
-            "utf-8",
-            "utf8",
-        ):
-            try:
-                reconfigure(encoding="utf-8", errors="replace")
-            except (ValueError, OSError):  # a stream that cannot be reconfigured: leave it
-                pass
-
-
-def console(stderr: bool = True) -> Console:
-    """The rich console for stderr (default) or stdout; NO_COLOR and non-terminals get no colour codes."""
-    name = "err" if stderr else "out"
-    stream = sys.stderr if stderr else sys.stdout
-    cached = _consoles.get(name)
-    if cached is None or cached.file is not stream:
-        from rich.console import Console
-
-        cached = Console(file=stream, highlight=False, soft_wrap=not stream.isatty())
-        _consoles[name] = cached
-    return cached
-
-
-def stdout_is_terminal() -> bool:
-    return console(stderr=False).is_terminal
-
-
-def _line(label: str, style: str, message: str) -> None:
-    from rich.text import Text
-
-    text = Text()
-    text.append(f"{label}:", style=style)
-    text.append(" " + redact(message))
-    console().print(text, soft_wrap=True)
-
-
-def error(e: MimoError) -> None:
-    _line("error", "bold red", e.message)
-    if e.hint:
-        _line("hint", "cyan", e.hint)
-
-
-def warning(message: str, hint: str | None = None) -> None:
-    _line("warning", "bold yellow", message)
-    if hint:
-        _line("hint", "cyan", hint)
-
-
-def info(message: str) -> None:
-    console().print(redact(message), style="dim", soft_wrap=True, markup=False)
-
-
-def debug(message: str) -> None:
-    """A ``--debug`` line (request and response headers, retry reasons) on stderr."""
-    console().print(redact(message), style="dim", soft_wrap=True, markup=False, highlight=False)
 
 
 # -- usage ------------------------------------------------------------------------------------------------
@@ -272,6 +208,15 @@ class JsonRenderer:
             length_warning(result)
 
 
-def print_json(obj: Any, indent: int | None = None) -> None:
-    sys.stdout.write(redact(json.dumps(obj, ensure_ascii=False, indent=indent)) + "\n")
-    sys.stdout.flush()
+def make_renderer(
+    record_input: str | list[str], as_json: bool, reasoning: bool | None, quiet: bool
+) -> PlainRenderer | TerminalRenderer | JsonRenderer:
+    """--json: one record; a terminal: Markdown as it streams, reasoning unless --no-reasoning; a pipe:
+    plain text, reasoning only with --reasoning."""
+    from mimo_cli.render.console import stdout_is_terminal
+
+    if as_json:
+        return JsonRenderer(record_input, quiet=quiet)
+    if stdout_is_terminal():
+        return TerminalRenderer(show_reasoning=reasoning is not False, quiet=quiet)
+    return PlainRenderer(show_reasoning=bool(reasoning), quiet=quiet)

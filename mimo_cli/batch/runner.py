@@ -1,0 +1,392 @@
+"""Running a batch: ``jobs`` requests in flight, one record written per input as soon as it ends."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mimo_cli import core
+from mimo_cli.clock import REAL, Clock
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from mimo_cli.callbacks import Debug, Notice
+    from mimo_cli.request import ChatRequest
+    from mimo_cli.settings import Settings
+    from mimo_cli.transport.client import Client
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from mimo_cli.batch.plan import Item, label
+from mimo_cli.batch.resume import fingerprint, load_done, options_digest
+from mimo_cli.batch.sidecar import sidecar_path, sidecar_text, write_inside
+from mimo_cli.batch.summary import Progress, Summary
+from mimo_cli.errors import Kind, MimoError, usage_error
+from mimo_cli.redact import redact
+
+# -- running ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Options:
+    """What the batch command asked for, beyond the request settings."""
+
+    jobs: int = 4
+    rpm: float | None = None
+    fail_fast: bool = False
+    sidecar: str | None = None
+    out_dir: Path | None = None
+
+
+class Runner:
+    """Sends the items with ``jobs`` requests in flight; writes each record as soon as it is known.
+
+    ``chat(item) -> record`` does one input (resolve, send, close); it runs in worker threads.
+    Records, sidecars and progress are handled in the calling thread only, so the output needs no lock.
+    """
+
+    def __init__(
+        self,
+        chat: Callable[[Item], dict[str, Any]],
+        out: IO[str],
+        options: Options,
+        progress: Progress,
+        summary: Summary,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.chat = chat
+        self.out = out
+        self.options = options
+        self.progress = progress
+        self.summary = summary
+        self.clock = clock
+        self.stopping = threading.Event()  # no new requests
+        self.abandon = threading.Event()  # second Ctrl-C: do not wait for the requests in flight
+        self.start_times: list[float] = []  # when each request was handed to a worker (clock())
+
+    # Ctrl-C ---------------------------------------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        """First call: start nothing new, let the requests in flight end. Second: abandon them."""
+        if self.stopping.is_set() and self.summary.interrupted:
+            self.abandon.set()
+            return
+        self.summary.interrupted = True
+        self.stopping.set()
+
+    @contextlib.contextmanager
+    def sigint(self) -> Iterator[None]:
+        """Turn SIGINT into :meth:`interrupt` while the batch runs (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(_signum: int, _frame: Any) -> None:
+            self.interrupt()  # only flags: the loop does the talking (a handler must not take locks)
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    # the loop -------------------------------------------------------------------------------------------
+
+    def write(self, item: Item, record: dict[str, Any], fingerprint: str) -> None:
+        if record["status"] == "ok" and self.options.sidecar:
+            self.write_sidecar(item, record)
+        record = {**record, "fingerprint": fingerprint}
+        if self.summary.stopped_by == "broken pipe":
+            return
+        try:
+            self.out.write(redact(json.dumps(record, ensure_ascii=False)) + "\n")
+            self.out.flush()
+        except BrokenPipeError:  # `mimo batch dir | head -3`: the reader has gone; stop asking
+            self.stopping.set()
+            self.summary.stopped_by = "broken pipe"
+
+    def write_sidecar(self, item: Item, record: dict[str, Any]) -> None:
+        ext = self.options.sidecar
+        assert ext is not None
+        target = sidecar_path(item, ext, self.options.out_dir)
+        if target is None:
+            return
+        if item.path is not None and os.path.realpath(target) == os.path.realpath(item.path):
+            self.progress.message(f"warning: not writing the sidecar of {item.input} over the video itself")
+            self.summary.sidecar_failures += 1
+            return
+        root = self.options.out_dir or (item.path.parent if item.path is not None else Path("."))
+        try:
+            write_inside(target, sidecar_text(record, ext), root)
+        except MimoError as e:
+            self.progress.message(f"warning: {e.message}")
+            self.summary.sidecar_failures += 1
+        except OSError as e:
+            self.progress.message(f"warning: cannot write {target}: {e.strerror or e}")
+            self.summary.sidecar_failures += 1
+
+    def run(self, todo: list[tuple[Item, str]]) -> None:
+        """Send every (item, fingerprint) of ``todo``; returns when all ended, or the batch was stopped."""
+        jobs = max(1, self.options.jobs)
+        interval = 60.0 / self.options.rpm if self.options.rpm else 0.0
+        queue = iter(todo)
+        nxt = next(queue, None)
+        next_start = self.clock()
+        in_flight: dict[Future[dict[str, Any]], tuple[Item, str]] = {}
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mimo-batch")
+        told = False
+        try:
+            while True:
+                now = self.clock()
+                while nxt is not None and not self.stopping.is_set() and len(in_flight) < jobs:
+                    if now < next_start:
+                        break
+                    item, fp = nxt
+                    in_flight[pool.submit(self.chat, item)] = (item, fp)
+                    self.start_times.append(now)
+                    next_start = max(now, next_start) + interval
+                    nxt = next(queue, None)
+                if not in_flight:
+                    if nxt is None or self.stopping.is_set():
+                        break
+                    self.stopping.wait(min(0.1, max(0.0, next_start - now)))  # waiting for --rpm
+                    continue
+                timeout = 0.1
+                if nxt is not None and len(in_flight) < jobs and not self.stopping.is_set():
+                    timeout = min(timeout, max(0.0, next_start - now))
+                finished, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
+                if self.abandon.is_set():
+                    break
+                if self.summary.interrupted and not told:
+                    told = True
+                    self.progress.message(
+                        f"interrupted: no new requests start; waiting for the {len(in_flight)} in flight "
+                        "(Ctrl-C again to abandon them)"
+                    )
+                for future in sorted(finished, key=lambda f: in_flight[f][0].input):
+                    item, fp = in_flight.pop(future)
+                    record = future.result()
+                    self.summary.add(record)
+                    self.write(item, record, fp)
+                    self.progress.finished(record, self.summary)
+                    self._after(record)
+        finally:
+            self.summary.not_started = (1 if nxt is not None else 0) + sum(1 for _ in queue)
+            self.summary.abandoned = len(in_flight)  # after a second Ctrl-C; --resume sends them again
+            pool.shutdown(wait=not self.abandon.is_set(), cancel_futures=True)
+
+    def _after(self, record: dict[str, Any]) -> None:
+        if record["status"] == "ok":
+            return
+        kind = (record.get("error") or {}).get("kind")
+        if kind in (Kind.AUTH.value, Kind.QUOTA.value) and not self.stopping.is_set():
+            self.stopping.set()
+            self.summary.stopped_by = kind
+            self.progress.message(f"stopping: an {kind} error would fail every other input the same way")
+        elif self.options.fail_fast and not self.stopping.is_set():
+            self.stopping.set()
+            self.summary.stopped_by = "fail-fast"
+            self.progress.message("stopping: --fail-fast and an input failed")
+
+
+class Sender:
+    """Does one input in a worker thread: resolve it, send it, close it; returns its record.
+
+    The input is resolved right before its request and closed right after, so temporary files (stdin
+    spools, converted videos) exist at most one per job.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        prompt: str,
+        client: Client | None,
+        message: Callable[[str], None],
+        clock: Clock = REAL,
+    ) -> None:
+        self.settings = settings
+        self.prompt = prompt
+        self.client = client
+        self.message = message
+        self.clock = clock
+        self.quiet = False
+        self._local = threading.local()
+        self._open: dict[int, ChatRequest] = {}
+        self._lock = threading.Lock()
+
+    def notice(self, text: str, _hint: str | None = None) -> None:
+        """For the shared client's retries: the message, prefixed with the input it is about."""
+        if self.quiet:
+            return
+        name = getattr(self._local, "label", None)
+        self.message(f"{name}: {text}" if name else text)
+
+    def input_notice(self, text: str, _hint: str | None = None) -> None:
+        """For resolving an input, whose notices (a URL it cannot reach, a conversion) name it already."""
+        if not self.quiet:
+            self.message(text)
+
+    def __call__(self, item: Item) -> dict[str, Any]:
+        assert self.client is not None
+        self._local.label = label(item)
+        job = core.Job([item.input], self.prompt, self.settings)
+        started = self.clock.monotonic()
+        request = None
+        try:
+            request = core.prepare(job, self.input_notice)
+            with self._lock:
+                self._open[threading.get_ident()] = request
+            return core.record(job, core.send(request, self.client))
+        except MimoError as e:
+            return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started)
+        finally:
+            with self._lock:
+                self._open.pop(threading.get_ident(), None)
+            if request is not None:
+                request.close()
+            self._local.label = None
+
+    def close_all(self) -> None:
+        """Remove the temporary files of the requests in flight (when they are abandoned)."""
+        with self._lock:
+            requests = list(self._open.values())
+        for request in requests:
+            with contextlib.suppress(OSError):
+                request.close()
+
+
+def open_client(
+    settings: Settings, jobs: int, notice: Notice, debug: Debug | None = None, clock: Clock = REAL
+) -> Client:
+    """One client shared by every worker (httpx.Client is thread-safe), with room for ``jobs`` connections.
+
+    The client is built as describe builds it; only when ``jobs`` passes httpx's default pool (20 kept
+    alive) is its httpx.Client replaced by one with the same timeout and a pool of ``jobs``.
+    """
+    import httpx
+
+    from mimo_cli.transport.client import Client
+
+    client = Client(settings, notice=notice, debug=debug, clock=clock)
+    if jobs > DEFAULT_KEEPALIVE:
+        old = client.http
+        client.http = httpx.Client(
+            timeout=old.timeout,
+            follow_redirects=old.follow_redirects,
+            limits=httpx.Limits(max_connections=jobs, max_keepalive_connections=jobs),
+        )
+        old.close()
+    return client
+
+
+DEFAULT_KEEPALIVE = 20  # httpx.Limits() keeps 20 connections alive (100 at most)
+
+
+@dataclass
+class Outcome:
+    summary: Summary
+    abandoned: bool = False
+    auth_error: bool = False
+
+
+def dry_run(
+    items: list[Item], settings: Settings, prompt: str, output: Path | None, resume: bool
+) -> Iterator[dict[str, Any]]:
+    """What a run would do, one entry per input: ``send`` or ``skip`` (an ok record exists); nothing is sent."""
+    digest = options_digest(settings, prompt)
+    done = load_done(output) if resume and output is not None else {}
+    for item in items:
+        fp = fingerprint(item, digest)
+        yield {"input": label(item), "action": "skip" if fp in done else "send", "fingerprint": fp}
+
+
+def _open_output(output: Path | None, resume: bool, stdout: IO[str] | None) -> IO[str]:
+    if output is None:
+        return stdout or sys.stdout
+    try:
+        mode = "a" if resume else "w"
+        return open(output, mode, encoding="utf-8", errors="backslashreplace", newline="\n")
+    except OSError as e:
+        raise usage_error(f"cannot write {output}: {e.strerror or e}") from None
+
+
+def _split(
+    items: list[Item], digest: str, done: dict[str, dict[str, Any]], summary: Summary
+) -> tuple[list[tuple[Item, str]], list[tuple[Item, dict[str, Any]]]]:
+    """(what to send with its fingerprint, what is done with its record)."""
+    todo: list[tuple[Item, str]] = []
+    restore: list[tuple[Item, dict[str, Any]]] = []
+    for item in items:
+        fp = fingerprint(item, digest)
+        if fp in done:
+            summary.skipped += 1
+            restore.append((item, done[fp]))
+        else:
+            todo.append((item, fp))
+    return todo, restore
+
+
+def execute(
+    items: list[Item],
+    settings: Settings,
+    prompt: str,
+    options: Options,
+    *,
+    output: Path | None,
+    resume: bool,
+    progress: Progress,
+    stdout: IO[str] | None = None,
+    quiet: bool = False,
+    debug: Debug | None = None,
+    clock: Clock = REAL,
+) -> Outcome:
+    """Run the batch: skip what is done, send the rest, write the records; Ctrl-C stops it cleanly."""
+    summary = Summary(total=len(items))
+
+    def warn(message: str, _hint: str | None = None) -> None:
+        progress.message(f"warning: {message}")
+
+    done = load_done(output, warn) if resume and output is not None else {}
+    todo, restore = _split(items, options_digest(settings, prompt), done, summary)
+    if todo:  # only when something is to be sent: a finished batch needs no key
+        core.require_key(settings)
+    out = _open_output(output, resume, stdout)
+    client = None
+    abandoned = False
+    try:
+        sender = Sender(settings, prompt, None, progress.message, clock)
+        sender.quiet = quiet
+        runner = Runner(sender, out, options, progress, summary, clock.monotonic)
+        if options.sidecar:  # an answer whose sidecar was lost is written again, not asked again
+            for item, record in restore:
+                target = sidecar_path(item, options.sidecar, options.out_dir)
+                if target is not None and not target.exists():
+                    runner.write_sidecar(item, record)
+        progress.start(len(items), summary.skipped)
+        if todo:
+            client = open_client(settings, options.jobs, sender.notice, debug, clock)
+            sender.client = client
+            with runner.sigint():
+                runner.run(todo)
+        abandoned = runner.abandon.is_set()
+        if abandoned:
+            sender.close_all()
+    finally:
+        progress.stop()
+        if out is not sys.stdout and out is not stdout:
+            out.close()
+        else:
+            out.flush()
+        if client is not None and not abandoned:
+            client.close()
+    return Outcome(summary, abandoned, summary.stopped_by in (Kind.AUTH.value, Kind.QUOTA.value))

@@ -1,0 +1,12 @@
+"""The callbacks through which core modules talk, since they never print themselves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+#: ``notice(message, hint)``: a warning or a notice for the user (the CLI prints it on stderr, or not).
+Notice = Callable[[str, "str | None"], None]
+#: ``on_delta(kind, text)``: streamed text as it arrives; kind is "reasoning" or "content".
+OnDelta = Callable[[str, str], None]
+#: ``debug(line)``: a --debug line (headers, retry reasons), the key already masked.
+Debug = Callable[[str], None]

@@ -1,0 +1,354 @@
+"""The options describe, ask and batch share, and how a command receives them (one ``opts`` argument).
+
+No ``from __future__ import annotations`` in the command modules: typer reads their annotations at run time.
+"""
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Annotated, Any
+
+import typer
+
+from mimo_cli.errors import MimoError
+from mimo_cli.redact import register_secret
+from mimo_cli.settings import Settings
+
+REQ = "Request"
+OUT = "Output"
+CONN = "Connection"
+INP = "Input"
+
+
+def _complete_profiles(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of --profile: the profiles of the config file (of --config when given)."""
+    from mimo_cli.config_file import config_path, load_config
+
+    try:
+        names = load_config(config_path(ctx.params.get("config")), validate=False).profiles
+    except MimoError:
+        return []
+    return [name for name in sorted(names) if name.startswith(incomplete)]
+
+
+def _complete_presets(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of --preset: the built-in presets and the config file's (of --config when given)."""
+    from mimo_cli.config_file import config_path, load_config
+    from mimo_cli.prompts import BUILTIN_PRESETS
+
+    names = set(BUILTIN_PRESETS)
+    try:
+        config = load_config(config_path(ctx.params.get("config")), validate=False)
+        for table in [config.data.get("presets"), *[p.get("presets") for p in config.profiles.values()]]:
+            if isinstance(table, dict):
+                names.update(table)
+    except MimoError:
+        pass
+    return [name for name in sorted(names) if name.startswith(incomplete)]
+
+
+ProfileOption = Annotated[
+    str | None,
+    typer.Option("--profile", metavar="NAME", help="Config file profile [env: MIMO_PROFILE; default: default].",
+                 autocompletion=_complete_profiles, show_default=False, rich_help_panel=CONN),
+]  # fmt: skip
+ConfigOption = Annotated[
+    str | None,
+    typer.Option("--config", metavar="FILE", help="Config file [env: MIMO_CONFIG; default: see mimo config path].",
+                 show_default=False, rich_help_panel=CONN),
+]  # fmt: skip
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option("--base-url", metavar="URL", help="API base URL [env: MIMO_BASE_URL; default: https://api.xiaomimimo.com/v1].",
+                 show_default=False, rich_help_panel=CONN),
+]  # fmt: skip
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", metavar="KEY", help="API key [env: MIMO_API_KEY].", show_default=False, rich_help_panel=CONN),
+]  # fmt: skip
+
+
+@dataclass
+class Common:
+    """The options shared by describe, ask and batch (None: not given, so a lower layer decides)."""
+
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="NAME",
+            help="Model name [env: MIMO_MODEL; default: mimo-v2-omni].",
+            rich_help_panel=REQ,
+        ),
+    ] = None
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            "--fps",
+            metavar="FPS",
+            help="Frames per second the model samples, 0.1 to 10 [default: 2].",
+            rich_help_panel=REQ,
+        ),
+    ] = None
+    resolution: Annotated[
+        str | None,
+        typer.Option(
+            "--resolution",
+            metavar="default|max",
+            help="Frame resolution: default or max [default: default].",
+            rich_help_panel=REQ,
+        ),
+    ] = None
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            metavar="NAME",
+            help="Prompt preset: detailed, caption, summary, tags, transcript "
+            "(mimo presets lists them) [default: detailed].",
+            rich_help_panel=REQ,
+            autocompletion=_complete_presets,
+        ),
+    ] = None
+    prompt: Annotated[
+        str | None,
+        typer.Option(
+            "--prompt",
+            "-p",
+            metavar="TEXT",
+            help="The prompt text (replaces the preset's).",
+            rich_help_panel=REQ,
+        ),
+    ] = None
+    system: Annotated[
+        str | None,
+        typer.Option(
+            "--system",
+            metavar="TEXT",
+            help='System prompt (replaces the default; "" sends none).',
+            rich_help_panel=REQ,
+        ),
+    ] = None
+    max_tokens: Annotated[
+        int | None,
+        typer.Option(
+            "--max-tokens",
+            metavar="N",
+            help="Longest answer, in tokens (max_completion_tokens).",
+            rich_help_panel=REQ,
+        ),
+    ] = None
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            "--temperature", metavar="T", help="Sampling temperature, 0 to 1.5.", rich_help_panel=REQ
+        ),
+    ] = None
+    top_p: Annotated[
+        float | None,
+        typer.Option("--top-p", metavar="P", help="Nucleus sampling, 0.01 to 1.", rich_help_panel=REQ),
+    ] = None
+    thinking: Annotated[
+        bool | None,
+        typer.Option(
+            "--thinking/--no-thinking",
+            help="Turn the model's thinking on or off [default: the model's].",
+            show_default=False,
+            rich_help_panel=REQ,
+        ),
+    ] = None
+    stream: Annotated[
+        bool | None,
+        typer.Option(
+            "--stream/--no-stream",
+            help="Stream the answer as it is written [default: stream].",
+            show_default=False,
+            rich_help_panel=REQ,
+        ),
+    ] = None
+    max_inline_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-inline-mb",
+            metavar="MIB",
+            help="Largest inline data URI, in MiB [default: 10].",
+            rich_help_panel=INP,
+        ),
+    ] = None
+    force_mime: Annotated[
+        str | None,
+        typer.Option(
+            "--force-mime",
+            metavar="MIME",
+            help="Send local videos with this MIME type, skipping detection.",
+            rich_help_panel=INP,
+        ),
+    ] = None
+    fit: Annotated[
+        bool | None,
+        typer.Option(
+            "--fit",
+            help="Convert a local video that is too large or of another container "
+            "(WebM, MKV…) to an MP4 that fits the inline limit (needs ffmpeg).",
+            show_default=False,
+            rich_help_panel=INP,
+        ),
+    ] = None
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            metavar="TIME",
+            help="Send the video from this time on: seconds or [hh:]mm:ss (needs ffmpeg).",
+            rich_help_panel=INP,
+        ),
+    ] = None
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--end",
+            metavar="TIME",
+            help="Send the video up to this time: seconds or [hh:]mm:ss (needs ffmpeg).",
+            rich_help_panel=INP,
+        ),
+    ] = None
+    inline_url: Annotated[
+        bool | None,
+        typer.Option(
+            "--inline-url",
+            help="Download http(s) URLs here and send them inline (for URLs the API cannot reach).",
+            show_default=False,
+            rich_help_panel=INP,
+        ),
+    ] = None
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON record (answer, usage, error) instead of text.",
+            rich_help_panel=OUT,
+        ),
+    ] = False
+    reasoning: Annotated[
+        bool | None,
+        typer.Option(
+            "--reasoning/--no-reasoning",
+            help="Show the model's reasoning (on stderr) [default: on a terminal only].",
+            show_default=False,
+            rich_help_panel=OUT,
+        ),
+    ] = None
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the request that would be sent (key hidden) and send nothing.",
+            rich_help_panel=OUT,
+        ),
+    ] = False
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Only the answer and errors: no usage, warnings or notices.",
+            rich_help_panel=OUT,
+        ),
+    ] = False
+    base_url: BaseUrlOption = None
+    api_key: ApiKeyOption = None
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Seconds one attempt may take, streaming included [default: 300].",
+            rich_help_panel=CONN,
+        ),
+    ] = None
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            help="Show request and response headers (the key masked) on stderr [env: MIMO_DEBUG].",
+            rich_help_panel=CONN,
+        ),
+    ] = False
+    retries: Annotated[
+        int | None,
+        typer.Option(
+            "--retries",
+            metavar="N",
+            help="Retries of a failed request that may succeed later [default: 3].",
+            rich_help_panel=CONN,
+        ),
+    ] = None
+    profile: ProfileOption = None
+    config: ConfigOption = None
+
+    def settings(self) -> Settings:
+        """The settings of this run: these options > environment > config file profile > defaults."""
+        options = {
+            name: getattr(self, name)
+            for name in ("model", "fps", "resolution", "preset", "prompt", "system", "max_tokens",
+                         "temperature", "top_p", "thinking", "stream", "max_inline_mb", "force_mime",
+                         "fit", "start", "end", "inline_url", "base_url", "api_key", "timeout", "retries")
+        }  # fmt: skip
+        return resolve_settings(options, self.config, self.profile)
+
+
+def resolve_settings(options: dict[str, Any], config: str | None, profile: str | None) -> Settings:
+    """Resolve the settings (reading the config file only now, when a command needs them)."""
+    register_secret(options.get("api_key"))
+    from mimo_cli.config_file import load_settings
+
+    settings = load_settings(options, config=config, profile=profile)
+    register_secret(settings.api_key)
+    return settings
+
+
+def with_common(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options of :class:`Common` to a command, which receives them as one ``opts`` argument."""
+    own = [p for p in inspect.signature(func, eval_str=True).parameters.values() if p.name != "opts"]
+    shared = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+        for f in fields(Common)
+    ]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        opts = Common(**{f.name: kwargs.pop(f.name) for f in fields(Common)})
+        return func(**kwargs, opts=opts)
+
+    wrapper.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + shared}
+    del wrapper.__wrapped__  # typer must see the new signature, not the function's own
+    return wrapper
+
+
+def notice_for(quiet: bool, *, dim: bool = False) -> Callable[[str, "str | None"], None]:
+    """The ``notice`` callback of the core: a warning line (a dim line for retries), or nothing with
+    --quiet."""
+
+    def notice(message: str, hint: str | None = None) -> None:
+        if quiet:
+            return
+        from mimo_cli.render.console import info, warning
+
+        if dim:
+            info(message)
+        else:
+            warning(message, hint)
+
+    return notice
+
+
+def debug_log(on: bool) -> Callable[[str], None] | None:
+    """With --debug or MIMO_DEBUG=1: where the client writes request and response headers."""
+    if not on:
+        return None
+    from mimo_cli.render.console import debug
+
+    return debug

@@ -1,0 +1,107 @@
+"""Finding ffmpeg and ffprobe, and running them."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mimo_cli.errors import input_error
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+INSTALL_HINT = (
+    "install ffmpeg (sudo apt-get install ffmpeg, or brew install ffmpeg), "
+    "or the one the ffmpeg extra bundles: pip install 'mimo-cli[ffmpeg]'"
+)
+
+# -- finding ffmpeg -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tools:
+    ffmpeg: str
+    ffprobe: str | None  # None: imageio-ffmpeg bundles no ffprobe; probing reads `ffmpeg -i` instead
+    origin: str  # "PATH" or "imageio-ffmpeg"
+
+
+_found: dict[str, Tools | None] = {}
+
+
+def locate() -> Tools | None:
+    """ffmpeg (and ffprobe) from PATH, else imageio-ffmpeg's bundled binary, else None. Cached."""
+    if "tools" not in _found:
+        _found["tools"] = _search()
+    return _found["tools"]
+
+
+def _search() -> Tools | None:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg:
+        return Tools(ffmpeg, shutil.which("ffprobe"), "PATH")
+    try:
+        import imageio_ffmpeg
+
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:  # ImportError without the extra; RuntimeError when its binary is missing
+        return None
+    return Tools(str(exe), None, "imageio-ffmpeg")
+
+
+def require(what: str) -> Tools:
+    """The tools, or an input error (exit 2) naming both ways to get ffmpeg."""
+    tools = locate()
+    if tools is None:
+        raise input_error(f"{what} needs ffmpeg, which is not installed", INSTALL_HINT)
+    return tools
+
+
+# -- running it ---------------------------------------------------------------------------------------------
+
+
+def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run ffmpeg/ffprobe to the end; on Ctrl-C or any error the child is killed before re-raising."""
+    with subprocess.Popen(
+        list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        try:
+            out, err = proc.communicate()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+    return subprocess.CompletedProcess(
+        list(args), proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    )
+
+
+_PREFIX = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*")
+_NOISE = ("At least one output file must be specified", "Conversion failed!")
+
+
+def reason(stderr: str, path: Path | str, label: str) -> str:
+    """ffmpeg's complaint in one line: its last message, with the first specific one in brackets."""
+    lines: list[str] = []
+    for raw in stderr.splitlines():
+        line = _PREFIX.sub("", raw.strip()).replace(str(path), label).strip()
+        if line.startswith(f"{label}: "):
+            line = line[len(label) + 2 :]
+        if line and not line.startswith(_NOISE) and line not in lines:
+            lines.append(line)
+    if not lines:
+        return "ffmpeg failed without saying why"
+    text = lines[-1]
+    if len(lines) > 1:
+        text += f" ({lines[0]})"
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _unreadable(label: str, stderr: str, path: Path) -> Exception:
+    return input_error(
+        f"ffmpeg cannot read {label}: {reason(stderr, path, label)}",
+        "check that the file plays: it may be damaged, incomplete or not a video",
+    )

@@ -1,0 +1,3 @@
+"""INPUT -> a :class:`~mimo_cli.inputs.video.Video`: URL, data URI, standard input or a local file."""
+
+from __future__ import annotations
