@@ -32,6 +32,8 @@ class Kind(str, enum.Enum):
     NETWORK = "network"
     TIMEOUT = "timeout"
     BAD_RESPONSE = "bad_response"
+    SCHEMA = "schema"  # the answer does not match --schema, even after the repair requests
+    BUDGET = "budget"  # not sent: it would pass --budget
     INTERRUPTED = "interrupted"
 
     @property
