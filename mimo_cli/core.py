@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from mimo_cli.errors import Kind, MimoError
-from mimo_cli.ffmpeg.convert import prepare as prepare_video
 from mimo_cli.inputs.resolve import resolve_input
 from mimo_cli.inputs.video import Video, shorten_data_uri
 from mimo_cli.prompts import preset_text
@@ -57,19 +56,27 @@ def prompt_of(settings: Settings, question: str | None = None) -> str:
 def require_key(settings: Settings) -> None:
     """Sending needs a key (--dry-run does not): exit 3 with the ways to set one."""
     if not settings.api_key:
-        raise MimoError(
-            Kind.AUTH,
-            "no API key is set",
-            "export MIMO_API_KEY=sk-... (or pass --api-key, or save it with mimo config set api_key); "
-            "--dry-run shows the request without one",
-        )
+        others = settings.key_profiles
+        if others:
+            names = ", ".join(others)
+            hint = (f"this profile has no key, but {names} {'has' if len(others) == 1 else 'have'} one: "
+                    f"--profile {others[0]} (or save one here with mimo config set api_key)")  # fmt: skip
+        else:
+            hint = ("export MIMO_API_KEY=sk-... (or pass --api-key, or save it with mimo config set api_key); "
+                    "--dry-run shows the request without one")  # fmt: skip
+        raise MimoError(Kind.AUTH, "no API key is set", hint)
 
 
 def open_video(
     text: str, settings: Settings, notice: Notice | None = None, *, stdin: IO[bytes] | None = None
 ) -> Video:
     """One INPUT -> the Video that is sent (resolved, then converted or cut when asked)."""
-    return prepare_video(resolve_input(text, settings, notice=notice, stdin=stdin), settings, notice)
+    video = resolve_input(text, settings, notice=notice, stdin=stdin)
+    if video.needs_ffmpeg is None:
+        return video
+    from mimo_cli.ffmpeg.convert import prepare  # only a video to convert pays for importing it
+
+    return prepare(video, settings, notice)
 
 
 def prepare(job: Job, notice: Notice | None = None) -> ChatRequest:

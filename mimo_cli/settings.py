@@ -90,6 +90,8 @@ class Settings:
     end: float | None = None  # seconds: ... up to here
     inline_url: bool = False  # download http(s) URLs and send them inline
     presets: Mapping[str, str] = field(default_factory=dict)  # user presets (config file)
+    #: The other profiles of the config file that hold a key (for the hint when this one has none).
+    key_profiles: tuple[str, ...] = ()
 
     @property
     def inline_limit(self) -> int:

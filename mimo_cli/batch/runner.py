@@ -192,7 +192,10 @@ class Runner:
         if kind in (Kind.AUTH.value, Kind.QUOTA.value) and not self.stopping.is_set():
             self.stopping.set()
             self.summary.stopped_by = kind
-            self.progress.message(f"stopping: an {kind} error would fail every other input the same way")
+            article = "an" if kind[0] in "aeiou" else "a"
+            self.progress.message(
+                f"stopping: {article} {kind} error would fail every other input the same way"
+            )
         elif self.options.fail_fast and not self.stopping.is_set():
             self.stopping.set()
             self.summary.stopped_by = "fail-fast"
@@ -268,28 +271,10 @@ class Sender:
 def open_client(
     settings: Settings, jobs: int, notice: Notice, debug: Debug | None = None, clock: Clock = REAL
 ) -> Client:
-    """One client shared by every worker (httpx.Client is thread-safe), with room for ``jobs`` connections.
-
-    The client is built as describe builds it; only when ``jobs`` passes httpx's default pool (20 kept
-    alive) is its httpx.Client replaced by one with the same timeout and a pool of ``jobs``.
-    """
-    import httpx
-
+    """One client shared by every worker (httpx.Client is thread-safe), with room for ``jobs`` connections."""
     from mimo_cli.transport.client import Client
 
-    client = Client(settings, notice=notice, debug=debug, clock=clock)
-    if jobs > DEFAULT_KEEPALIVE:
-        old = client.http
-        client.http = httpx.Client(
-            timeout=old.timeout,
-            follow_redirects=old.follow_redirects,
-            limits=httpx.Limits(max_connections=jobs, max_keepalive_connections=jobs),
-        )
-        old.close()
-    return client
-
-
-DEFAULT_KEEPALIVE = 20  # httpx.Limits() keeps 20 connections alive (100 at most)
+    return Client(settings, notice=notice, debug=debug, clock=clock, connections=jobs)
 
 
 @dataclass

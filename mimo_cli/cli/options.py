@@ -48,6 +48,13 @@ def _complete_presets(ctx: typer.Context, incomplete: str) -> list[str]:
     return [name for name in sorted(names) if name.startswith(incomplete)]
 
 
+def _complete_resolutions(incomplete: str) -> list[str]:
+    """Shell completion of --resolution."""
+    from mimo_cli.settings import RESOLUTIONS
+
+    return [name for name in RESOLUTIONS if name.startswith(incomplete)]
+
+
 ProfileOption = Annotated[
     str | None,
     typer.Option("--profile", metavar="NAME", help="Config file profile [env: MIMO_PROFILE; default: default].",
@@ -99,6 +106,7 @@ class Common:
             metavar="default|max",
             help="Frame resolution: default or max [default: default].",
             rich_help_panel=REQ,
+            autocompletion=_complete_resolutions,
         ),
     ] = None
     preset: Annotated[
