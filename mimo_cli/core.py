@@ -27,7 +27,7 @@ from mimo_cli.result import Result, make_record
 from mimo_cli.settings import Settings
 
 if TYPE_CHECKING:
-    from mimo_cli.callbacks import Notice, OnDelta
+    from mimo_cli.callbacks import Info, Notice, OnDelta, Status
     from mimo_cli.transport.client import Client
 
 
@@ -68,23 +68,41 @@ def require_key(settings: Settings) -> None:
 
 
 def open_video(
-    text: str, settings: Settings, notice: Notice | None = None, *, stdin: IO[bytes] | None = None
+    text: str,
+    settings: Settings,
+    notice: Notice | None = None,
+    *,
+    stdin: IO[bytes] | None = None,
+    info: Info | None = None,
+    status: Status | None = None,
 ) -> Video:
-    """One INPUT -> the Video that is sent (resolved, then converted or cut when asked)."""
+    """One INPUT -> the Video that is sent (resolved, then converted or cut when asked).
+
+    ``notice`` hears warnings; ``info`` what a conversion did (default: ``notice``); ``status`` how far a
+    conversion is (a transient line on a terminal).
+    """
     video = resolve_input(text, settings, notice=notice, stdin=stdin)
     if video.needs_ffmpeg is None:
         return video
     from mimo_cli.ffmpeg.convert import prepare  # only a video to convert pays for importing it
 
-    return prepare(video, settings, notice)
+    if info is None and notice is not None:
+        said = notice
+
+        def info(message: str) -> None:
+            said(message, None)
+
+    return prepare(video, settings, info, status)
 
 
-def prepare(job: Job, notice: Notice | None = None) -> ChatRequest:
+def prepare(
+    job: Job, notice: Notice | None = None, *, info: Info | None = None, status: Status | None = None
+) -> ChatRequest:
     """Resolve the inputs and build the request; close it (:meth:`ChatRequest.close`) when done."""
     videos: list[Video] = []
     try:
         for text in job.inputs:
-            videos.append(open_video(text, job.settings, notice))
+            videos.append(open_video(text, job.settings, notice, info=info, status=status))
     except BaseException:
         for video in videos:
             video.close()

@@ -14,7 +14,7 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
     """Resolve the inputs, build one request, send it and render the answer (see :mod:`mimo_cli.core`)."""
     from mimo_cli import core
     from mimo_cli.render import answer
-    from mimo_cli.render.console import print_json, use_utf8
+    from mimo_cli.render.console import info, print_json, status_line, use_utf8
 
     use_utf8()
     st = state(ctx)
@@ -22,12 +22,14 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
         st.debug = True
     started = st.clock.monotonic()
     renderer: Any = None
+    status = None
     request = None
     job: core.Job | None = None
     try:
         settings = opts.settings()
         job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single)
-        request = core.prepare(job, notice_for(opts.quiet))
+        status = status_line(opts.quiet)
+        request = core.prepare(job, notice_for(opts.quiet), info=None if opts.quiet else info, status=status)
         if opts.dry_run:
             from mimo_cli.render.reports import show_dry_run
             from mimo_cli.transport.client import preview
@@ -40,17 +42,34 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
 
         notice = notice_for(opts.quiet, dim=True)
         with Client(settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
-            result = core.send(request, client, renderer.delta)
+            result = core.send(request, client, _after_status(status, renderer.delta))
+        if status is not None:
+            status(None)
         renderer.finish(result)
     except MimoError as e:
         if opts.json_out and e.kind is not Kind.USAGE and job is not None:
             print_json(core.record(job, error=e, elapsed_s=st.clock.monotonic() - started))
         raise
     finally:
+        if status is not None:
+            status(None)
         if renderer is not None:
             renderer.stop()  # after an error: end open lines, keep a partial answer on screen
         if request is not None:
             request.close()
+
+
+def _after_status(status: Any, on_delta: Any) -> Any:
+    """ "waiting for the model…" on a terminal until the first text arrives, then the answer alone."""
+    if status is None:
+        return on_delta
+    status("waiting for the model…")
+
+    def delta(kind: str, text: str) -> None:
+        status(None)
+        on_delta(kind, text)
+
+    return delta
 
 
 @app.command(

@@ -5,6 +5,7 @@ The three renderers share one small interface (``delta``, ``finish``, ``stop``).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
@@ -109,6 +110,39 @@ class PlainRenderer:
             self._ended_newline = True
 
 
+def _quiet_ctrl_echo() -> Any:
+    """Stop the terminal from echoing ``^C`` while the live view is on screen; returns what to restore.
+
+    The echo moves the cursor under the live view, whose transient erase then misses a line: after Ctrl-C
+    the answer's first line was shown twice. (termios is POSIX only; elsewhere nothing changes.)
+    """
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        if not os.isatty(fd):
+            return None
+        saved = termios.tcgetattr(fd)
+        quiet = list(saved)
+        quiet[3] &= ~termios.ECHOCTL
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        return fd, saved
+    except (ImportError, AttributeError, OSError, ValueError):
+        return None
+
+
+def _restore_echo(saved: Any) -> None:
+    if saved is None:
+        return
+    import termios
+
+    fd, attrs = saved
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    except (OSError, termios.error):
+        pass
+
+
 class _Tail:
     """Markdown cropped to its last lines, so a long streamed answer scrolls instead of overflowing."""
 
@@ -134,6 +168,7 @@ class TerminalRenderer:
         self.quiet = quiet
         self.answer = ""
         self._live: Any = None
+        self._echo: Any = None
         self._reasoning_open = False
 
     def delta(self, kind: str, text: str) -> None:
@@ -150,10 +185,12 @@ class TerminalRenderer:
         if self._live is None:
             from rich.live import Live
 
-            self._live = Live(
+            live = Live(
                 _Tail(self.answer), console=console(stderr=False), transient=True, refresh_per_second=8
             )
-            self._live.start()
+            self._echo = _quiet_ctrl_echo()
+            self._live = live  # stop() undoes what start() did, even when Ctrl-C lands inside start()
+            live.start()
         else:
             self._live.update(_Tail(self.answer))
 
@@ -175,8 +212,12 @@ class TerminalRenderer:
 
     def _end_live(self) -> None:
         if self._live is not None:
-            self._live.stop()
-            self._live = None
+            live, self._live = self._live, None
+            try:
+                live.stop()
+            except IndexError:  # Ctrl-C came inside Live.start(), before it pushed its render hook
+                pass
+            _restore_echo(self._echo)
 
     def _print_answer(self, text: str) -> None:
         from rich.markdown import Markdown
