@@ -6,13 +6,15 @@ import json
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mimo_cli import schema as sc
-from mimo_cli.errors import ExitCode, MimoError
+from mimo_cli.errors import ExitCode, Kind, MimoError
 
 SCENE = sc.concise_schema("title, tags list, people int, speech bool: is anyone talking")
 
@@ -270,6 +272,7 @@ def test_jsonschema_is_imported_only_when_used() -> None:
         """
         import sys
         import mimo_cli.schema as sc
+        import mimo_cli.schema.flow
         sc.concise_schema("a, b int")
         sc.extract_object('x {"a": 1} y')
         assert "jsonschema" not in sys.modules, "imported too early"
@@ -280,3 +283,100 @@ def test_jsonschema_is_imported_only_when_used() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+# -- the loop: settle ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Said:
+    answer: str
+    usage: dict[str, Any] | None = None
+
+
+def scripted(*replies: str | MimoError) -> tuple[list[tuple[str, str | None, bool]], Any, Any]:
+    """ask/repair callables answering ``replies`` in turn, and the log of what each was called with."""
+    calls: list[tuple[str, str | None, bool]] = []
+    pending = list(replies)
+
+    def reply() -> Said:
+        item = pending.pop(0)
+        if isinstance(item, MimoError):
+            raise item
+        return Said(item, {"prompt_tokens": 10, "completion_tokens": 2})
+
+    def ask(json_mode: bool) -> Said:
+        calls.append(("ask", None, json_mode))
+        return reply()
+
+    def repair(text: str, json_mode: bool) -> Said:
+        calls.append(("repair", text, json_mode))
+        return reply()
+
+    return calls, ask, repair
+
+
+def test_settle_a_good_first_answer_sends_nothing_more() -> None:
+    calls, ask, repair = scripted(json.dumps(GOOD))
+    settled = sc.settle(sc.Structured(SCENE), ask, repair)
+    assert settled.ok
+    assert settled.data == GOOD
+    assert calls == [("ask", None, True)]
+
+
+def test_settle_repairs_until_it_matches() -> None:
+    bad = json.dumps({**GOOD, "people": "none"})
+    calls, ask, repair = scripted(bad, "still {not json", json.dumps(GOOD))
+    settled = sc.settle(sc.Structured(SCENE, retries=2), ask, repair)
+    assert settled.data == GOOD
+    assert [c[0] for c in calls] == ["ask", "repair", "repair"]
+    first_repair, second_repair = calls[1][1] or "", calls[2][1] or ""
+    assert bad in first_repair and "$.people" in first_repair
+    assert "still {not json" in second_repair and "no complete JSON object" in second_repair
+    assert [r.answer for r in settled.results] == [bad, "still {not json", json.dumps(GOOD)]
+
+
+@pytest.mark.parametrize("retries", [0, 1, 3])
+def test_settle_gives_up_after_the_retries(retries: int) -> None:
+    calls, ask, repair = scripted(*["no object"] * (retries + 1))
+    settled = sc.settle(sc.Structured(SCENE, retries=retries), ask, repair)
+    assert not settled.ok
+    assert settled.data is None
+    assert settled.last.answer == "no object"
+    assert len(calls) == retries + 1
+    assert str(settled.problems[0]) == "$: the answer holds no JSON object"
+
+
+def test_a_refused_response_format_is_dropped_for_the_rest_of_the_run() -> None:
+    refused = MimoError(Kind.BAD_REQUEST, "HTTP 400: response_format is not supported", http_status=400)
+    structured = sc.Structured(SCENE)
+    calls, ask, repair = scripted(refused, "nope", json.dumps(GOOD))
+    assert sc.settle(structured, ask, repair).ok
+    assert calls == [("ask", None, True), ("ask", None, False), ("repair", calls[2][1], False)]
+    assert structured.json_mode is False
+    calls, ask, repair = scripted(json.dumps(GOOD))  # the next input of a batch
+    sc.settle(structured, ask, repair)
+    assert calls == [("ask", None, False)]
+
+
+def test_other_errors_propagate_and_are_not_retried_without_json_mode() -> None:
+    other = MimoError(Kind.BAD_REQUEST, "HTTP 400: max_tokens too large", http_status=400)
+    structured = sc.Structured(SCENE)
+    calls, ask, repair = scripted(other)
+    with pytest.raises(MimoError) as info:
+        sc.settle(structured, ask, repair)
+    assert info.value is other
+    assert calls == [("ask", None, True)]
+    assert structured.json_mode is True
+
+
+def test_sum_usage_adds_field_by_field() -> None:
+    a = {"prompt_tokens": 100, "completion_tokens": 5, "prompt_tokens_details": {"video_tokens": 90}}
+    b = {"prompt_tokens": 30, "completion_tokens": 7, "completion_tokens_details": {"reasoning_tokens": 3}}
+    assert sc.sum_usage([a, None, b]) == {
+        "prompt_tokens": 130,
+        "completion_tokens": 12,
+        "prompt_tokens_details": {"video_tokens": 90},
+        "completion_tokens_details": {"reasoning_tokens": 3},
+    }
+    assert sc.sum_usage([None, {}]) is None
