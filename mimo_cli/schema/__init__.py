@@ -7,7 +7,7 @@ without ``--schema`` never pays for it.
 from __future__ import annotations
 
 from mimo_cli.schema.answer import Checked, Problem, check_answer, extract_object, validate
-from mimo_cli.schema.flow import Settled, Structured, send, settle, sum_usage
+from mimo_cli.schema.flow import SchemaMismatch, Settled, Structured, send, settle, sum_usage
 from mimo_cli.schema.load import CONCISE_TYPES, check_schema, concise_schema, load_schema
 from mimo_cli.schema.text import (
     instruction,
@@ -21,6 +21,7 @@ __all__ = [
     "CONCISE_TYPES",
     "Checked",
     "Problem",
+    "SchemaMismatch",
     "Settled",
     "Structured",
     "check_answer",

@@ -78,7 +78,12 @@ def validate(schema: dict[str, Any], data: object) -> tuple[Problem, ...]:
     ordered = sorted(errors, key=exceptions.relevance, reverse=True)
     if best is not None:
         ordered = [best] + [error for error in ordered if error is not best]
-    return tuple(Problem(error.json_path, error.message) for error in ordered)
+    return tuple(Problem(error.json_path, _short(error.message)) for error in ordered)
+
+
+def _short(message: str, limit: int = 300) -> str:
+    """jsonschema quotes the failing value, which may be a whole long answer: keep the start of it."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 def check_answer(schema: dict[str, Any], answer: str) -> Checked:

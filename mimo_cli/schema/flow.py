@@ -8,13 +8,16 @@ for describe, ask and each batch input; ``--segment`` calls it per part and for 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeGuard, TypeVar
 
-from mimo_cli.errors import MimoError
+from mimo_cli.callbacks import Notice
+from mimo_cli.errors import Kind, MimoError
 from mimo_cli.schema.answer import Problem, check_answer
 from mimo_cli.schema.text import refuses_response_format, repair_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 
 class Answered(Protocol):
@@ -35,11 +38,18 @@ class Structured:
     schema: dict[str, Any]
     retries: int = 1
     json_mode: bool = True
+    notice: Notice | None = None  # for stderr: a repair request is sent, or JSON mode is dropped
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def refused(self) -> None:
         with self._lock:
-            self.json_mode = False
+            told, self.json_mode = self.json_mode, False
+        if told:
+            self.tell("the server refused response_format: asking again without it (not sent again this run)")
+
+    def tell(self, message: str) -> None:
+        if self.notice is not None:
+            self.notice(message, None)
 
 
 @dataclass
@@ -57,6 +67,22 @@ class Settled(Generic[R]):
     @property
     def last(self) -> R:
         return self.results[-1]
+
+
+class SchemaMismatch(MimoError):
+    """Kind ``schema``: the last answer still does not match. ``result`` is the request's result (with the
+    raw answer and the usage of every request), for the record."""
+
+    def __init__(self, problems: tuple[Problem, ...], result: object, attempts: int = 0) -> None:
+        first = problems[0] if problems else Problem("$", "no answer")
+        super().__init__(
+            Kind.SCHEMA,
+            f"the answer does not match the schema at {first.path}: {first.message}",
+            "--schema-retries N sends more repair requests; --json keeps the raw answer in its record",
+        )
+        self.problems = problems
+        self.result = result
+        self.attempts = attempts
 
 
 def send(structured: Structured, call: Callable[[bool], R]) -> R:
@@ -82,9 +108,13 @@ def settle(
     match. Errors of the requests themselves propagate."""
     results = [send(structured, ask)]
     checked = check_answer(structured.schema, results[-1].answer)
-    for _ in range(max(0, structured.retries)):
+    for n in range(1, max(0, structured.retries) + 1):
         if checked.ok:
             break
+        structured.tell(
+            f"the answer does not match the schema at {checked.problems[0]}; "
+            f"sending a repair request ({n} of {structured.retries})"
+        )
         text = repair_text(structured.schema, results[-1].answer, checked.problems)
         results.append(send(structured, _bind(repair, text)))
         checked = check_answer(structured.schema, results[-1].answer)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mimo_cli.schema.answer import Problem
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from mimo_cli.schema.answer import Problem
 
 _MAX_PROBLEMS = 5  # how many problems a repair request lists
 
