@@ -99,6 +99,23 @@ def test_concise_parser_round_trips_what_it_is_given(
     sc.check_schema(schema)  # what the parser builds is always valid JSON Schema
 
 
+_LINE_DESCRIPTION = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=20
+).map(lambda text: text.strip().rstrip(",").strip())
+
+
+@given(st.lists(st.tuples(_NAME, _TYPE, _LINE_DESCRIPTION), min_size=1, max_size=6, unique_by=lambda f: f[0]))
+def test_concise_lines_keep_commas_in_descriptions(fields: list[tuple[str, str | None, str]]) -> None:
+    lines = []
+    for name, type_name, description in fields:
+        head = name if type_name is None else f"{name} {type_name}"
+        lines.append(f"{head}: {description}" if description else head)
+    schema = sc.concise_schema("\n".join(lines) + "\n")
+    assert schema["required"] == [name for name, _, _ in fields]
+    for name, _, description in fields:
+        assert schema["properties"][name].get("description", "") == description
+
+
 # -- loading SCHEMA --------------------------------------------------------------------------------------
 
 

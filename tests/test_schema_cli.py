@@ -280,3 +280,16 @@ def test_jsonschema_is_not_imported_without_schema(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert done.stdout.split() == ["False", "True"], done.stderr
+
+
+def test_resume_asks_again_when_the_schema_changes(mimo: Any, server: FakeServer, tmp_path: Path) -> None:
+    server.answer = json.dumps(GOOD)
+    out = tmp_path / "out.jsonl"
+    assert mimo("batch", CLIP, "--schema", CONCISE, "-o", str(out)).exit_code == 0
+    same = mimo("batch", CLIP, "--schema", CONCISE, "--schema-retries", "3", "-o", str(out), "--resume")
+    assert same.exit_code == 0, same.stderr
+    assert len(server.received) == 1  # the same schema: done already (--schema-retries does not count)
+    other = mimo("batch", CLIP, "--schema", "title", "-o", str(out), "--resume")
+    assert other.exit_code == 0, other.stderr
+    assert len(server.received) == 2
+    assert [r["data"] for r in records(out.read_text(encoding="utf-8"))] == [GOOD, GOOD]

@@ -90,7 +90,7 @@ Examples:
   mimo ask a.mp4 b.mov "Which of the two clips is shot at night?"
   echo "What is said at the start?" | mimo ask clip.mp4 -
   mimo ask a.mp4 b.mp4 --preset summary
-  mimo ask clip.mp4 "Is anyone hurt?" --schema 'hurt bool, who: who is hurt, if anyone'"""
+  mimo ask clip.mp4 "Is anyone hurt?" --schema 'hurt bool, who: who is hurt'"""
 )
 @with_common
 def ask(
