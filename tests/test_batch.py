@@ -22,7 +22,7 @@ from fakeserver import DEFAULT_ANSWER, FakeServer, Reply, error_json
 from mimo_cli.prompts import BUILTIN_PRESETS
 
 RECORD_KEYS = ["input", "status", "model", "answer", "reasoning", "finish_reason", "usage", "request_id",
-               "elapsed_s", "attempts", "error", "fingerprint"]  # fmt: skip
+               "elapsed_s", "attempts", "error", "data", "fingerprint"]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

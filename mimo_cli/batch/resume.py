@@ -6,7 +6,8 @@ The fingerprint of an input (stored in each record as ``"fingerprint"``) is the 
 - for a local file its size and modification time (nanoseconds); for a URL or data URI, the text alone,
 - the request options that change the answer: the prompt text, model, fps, resolution, system prompt
   (as given: the default one counts as "default", so the date in it does not matter), max tokens,
-  temperature, top_p, thinking, --force-mime, and the input options that change what is sent.
+  temperature, top_p, thinking, --force-mime, --schema (not --schema-retries), and the input options
+  that change what is sent.
 
 Options that only change how the answer travels (base URL, key, timeout, retries, stream) are left out.
 """
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 #: Settings that do not change the answer, so they are not part of the fingerprint.
 NOT_FINGERPRINTED = {"api_key", "base_url", "timeout", "retries", "stream", "presets", "preset", "prompt",
-                     "max_inline_mb", "key_profiles"}  # fmt: skip
+                     "max_inline_mb", "key_profiles", "schema_retries"}  # fmt: skip
 FINGERPRINT_VERSION = 1
 
 # -- fingerprints and resume ------------------------------------------------------------------------------

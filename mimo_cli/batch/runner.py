@@ -223,6 +223,7 @@ class Sender:
         self.message = message
         self.clock = clock
         self.quiet = False
+        self.structured = core.structured(settings, self.notice)  # --schema: one for the whole batch
         self._local = threading.local()
         self._open: dict[int, ChatRequest] = {}
         self._lock = threading.Lock()
@@ -249,7 +250,7 @@ class Sender:
             request = core.prepare(job, self.input_notice)
             with self._lock:
                 self._open[threading.get_ident()] = request
-            return core.record(job, core.send(request, self.client))
+            return core.record(job, core.send(request, self.client, structured=self.structured))
         except MimoError as e:
             return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started)
         finally:

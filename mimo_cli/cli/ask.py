@@ -37,12 +37,14 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
             show_dry_run(preview(request), opts.json_out)
             return
         core.require_key(settings)
-        renderer = answer.make_renderer(job.record_input, opts.json_out, opts.reasoning, opts.quiet)
+        as_data = settings.schema is not None
+        renderer = answer.make_renderer(job.record_input, opts.json_out, opts.reasoning, opts.quiet, as_data)
         from mimo_cli.transport.client import Client
 
         notice = notice_for(opts.quiet, dim=True)
+        structured = core.structured(settings, notice)
         with Client(settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
-            result = core.send(request, client, _after_status(status, renderer.delta))
+            result = core.send(request, client, _after_status(status, renderer.delta), structured)
         if status is not None:
             status(None)
         renderer.finish(result)
@@ -80,6 +82,8 @@ Examples:
   cat clip.mp4 | mimo describe - --preset caption
   mimo describe clip.mp4 -p "What breed is the cat?"
   mimo describe clip.mp4 --json | jq -r .answer
+  mimo describe clip.mp4 --schema 'title, tags list, people int, speech bool: is anyone talking'
+  mimo describe clip.mp4 --schema scene.schema.json | jq .tags
   mimo describe phone.mov --fit
   mimo describe talk.mkv --fit --start 1:00 --end 2:30
   mimo describe http://nas.local/v.mp4 --inline-url --fit
@@ -104,7 +108,8 @@ Examples:
   mimo ask clip.mp4 "How many people are in the video?"
   mimo ask a.mp4 b.mov "Which of the two clips is shot at night?"
   echo "What is said at the start?" | mimo ask clip.mp4 -
-  mimo ask a.mp4 b.mp4 --preset summary"""
+  mimo ask a.mp4 b.mp4 --preset summary
+  mimo ask clip.mp4 "Is anyone hurt?" --schema 'hurt bool, who: who is hurt'"""
 )
 @with_common
 def ask(

@@ -249,15 +249,62 @@ class JsonRenderer:
             length_warning(result)
 
 
+class DataRenderer:
+    """``--schema``: the answer's object as JSON on stdout once it is validated, indented on a terminal and
+    on one line in a pipe (the raw answer, and any repair's, is not shown); reasoning and usage on stderr."""
+
+    def __init__(self, terminal: bool, show_reasoning: bool = False, quiet: bool = False) -> None:
+        self.terminal = terminal
+        self.show_reasoning = show_reasoning
+        self.quiet = quiet
+        self._reasoning_open = False
+
+    def delta(self, kind: str, text: str) -> None:
+        if kind != "reasoning" or not self.show_reasoning:
+            return
+        text = redact(text)
+        if self.terminal:
+            console().print(text, style="dim italic", end="", markup=False, highlight=False)
+        else:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        self._reasoning_open = not text.endswith("\n")
+
+    def stop(self) -> None:
+        if self._reasoning_open:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._reasoning_open = False
+
+    def finish(self, result: Result) -> None:
+        self.stop()
+        print_json(result.data, indent=2 if self.terminal else None)
+        if self.quiet:
+            return
+        length_warning(result)
+        if self.terminal:
+            console().print(usage_table(result))
+        else:
+            info(usage_line(result))
+
+
 def make_renderer(
-    record_input: str | list[str], as_json: bool, reasoning: bool | None, quiet: bool
-) -> PlainRenderer | TerminalRenderer | JsonRenderer:
-    """--json: one record; a terminal: Markdown as it streams, reasoning unless --no-reasoning; a pipe:
-    plain text, reasoning only with --reasoning."""
+    record_input: str | list[str],
+    as_json: bool,
+    reasoning: bool | None,
+    quiet: bool,
+    structured: bool = False,
+) -> PlainRenderer | TerminalRenderer | JsonRenderer | DataRenderer:
+    """--json: one record; --schema: the object as JSON; a terminal: Markdown as it streams, reasoning
+    unless --no-reasoning; a pipe: plain text, reasoning only with --reasoning."""
     from mimo_cli.render.console import stdout_is_terminal
 
     if as_json:
         return JsonRenderer(record_input, quiet=quiet)
+    if structured:
+        terminal = stdout_is_terminal()
+        shown = reasoning is not False if terminal else bool(reasoning)
+        return DataRenderer(terminal, show_reasoning=shown, quiet=quiet)
     if stdout_is_terminal():
         return TerminalRenderer(show_reasoning=reasoning is not False, quiet=quiet)
     return PlainRenderer(show_reasoning=bool(reasoning), quiet=quiet)
