@@ -21,6 +21,8 @@ class Result:
     request_id: str | None = None
     elapsed_s: float = 0.0
     attempts: int = 1
+    estimate: dict[str, Any] | None = None  # the prompt tokens estimated before sending (mimo_cli.estimate)
+    cost: str | None = None  # what the usage cost, e.g. "¥0.0123", when prices are set
 
 
 def make_record(
@@ -31,6 +33,7 @@ def make_record(
     *,
     elapsed_s: float = 0.0,
     attempts: int = 0,
+    estimate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of SPEC.md "Output": the same keys, in the same order, for a success and a failure."""
     if result is not None:
@@ -46,6 +49,7 @@ def make_record(
             "elapsed_s": round(result.elapsed_s, 3),
             "attempts": result.attempts,
             "error": None,
+            "estimate": result.estimate,
         }
     assert error is not None
     return {
@@ -60,6 +64,7 @@ def make_record(
         "elapsed_s": round(elapsed_s, 3),
         "attempts": attempts,
         "error": error.as_record(),
+        "estimate": estimate,
     }
 
 

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "retries": 3,
     "max_inline_mb": 10.0,
     "preset": "detailed",
+    "currency": "¥",
 }
 
 #: Settings read from the environment, and the variable that holds each.
@@ -58,6 +59,9 @@ PROFILE_KEYS: dict[str, type] = {
     "timeout": float,
     "retries": int,
     "max_inline_mb": float,
+    "price_input": float,  # per million prompt tokens
+    "price_output": float,  # per million completion tokens
+    "currency": str,
 }
 
 #: How each setting is named on the command line (for error messages).
@@ -92,6 +96,9 @@ class Settings:
     presets: Mapping[str, str] = field(default_factory=dict)  # user presets (config file)
     #: The other profiles of the config file that hold a key (for the hint when this one has none).
     key_profiles: tuple[str, ...] = ()
+    price_input: float | None = None  # per million prompt tokens: costs are shown when a price is set
+    price_output: float | None = None  # per million completion tokens
+    currency: str = "¥"
 
     @property
     def inline_limit(self) -> int:
@@ -190,6 +197,8 @@ _RANGES: dict[str, tuple[float, float | None]] = {
     "top_p": (0.01, 1),
     "max_tokens": (1, None),
     "retries": (0, 100),
+    "price_input": (0, None),
+    "price_output": (0, None),
 }
 
 
@@ -221,7 +230,7 @@ def check_value(name: str, value: Any) -> str | None:
         return f"must be one of {', '.join(RESOLUTIONS)}, got {value!r}"
     if name == "base_url" and not str(value).startswith(("http://", "https://")):
         return f"must start with http:// or https://, got {value!r}"
-    if name in ("model", "api_key", "preset") and not value.strip():
+    if name in ("model", "api_key", "preset", "currency") and not value.strip():
         return "must not be empty"
     return None
 

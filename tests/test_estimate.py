@@ -9,7 +9,7 @@ import shutil
 import struct
 import subprocess
 import threading
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
@@ -31,6 +31,9 @@ from mimo_cli.estimate.tokens import (
     total,
     video_tokens,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 FFMPEG = shutil.which("ffmpeg")
 FFPROBE = shutil.which("ffprobe")

@@ -24,15 +24,18 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
     renderer: Any = None
     request = None
     job: core.Job | None = None
+    estimate = None
     try:
         settings = opts.settings()
         job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single)
         request = core.prepare(job, notice_for(opts.quiet))
+        estimate = core.estimate_of(request)
         if opts.dry_run:
             from mimo_cli.render.reports import show_dry_run
             from mimo_cli.transport.client import preview
 
-            show_dry_run(preview(request), opts.json_out)
+            shown = {**preview(request), "estimate": core.estimate_record(estimate, settings)}
+            show_dry_run(shown, opts.json_out, opts.quiet)
             return
         core.require_key(settings)
         renderer = answer.make_renderer(job.record_input, opts.json_out, opts.reasoning, opts.quiet)
@@ -40,11 +43,12 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
 
         notice = notice_for(opts.quiet, dim=True)
         with Client(settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
-            result = core.send(request, client, renderer.delta)
+            result = core.send(request, client, renderer.delta, estimate=estimate)
         renderer.finish(result)
     except MimoError as e:
         if opts.json_out and e.kind is not Kind.USAGE and job is not None:
-            print_json(core.record(job, error=e, elapsed_s=st.clock.monotonic() - started))
+            kept = core.estimate_record(estimate, job.settings) if estimate is not None else None
+            print_json(core.record(job, error=e, elapsed_s=st.clock.monotonic() - started, estimate=kept))
         raise
     finally:
         if renderer is not None:

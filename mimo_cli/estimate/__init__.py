@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
 
 from mimo_cli.estimate.header import read_header
 from mimo_cli.estimate.tokens import VideoFacts
+
+if TYPE_CHECKING:
+    import os
 
 
 def header_facts(path: str | os.PathLike[str]) -> VideoFacts:

@@ -11,6 +11,7 @@ thread::
     finally:
         budget.finish(n, result.usage if sent else None, sent=...)
 
+``reserve(n, label)`` is ``start`` raising the ``budget`` MimoError instead of returning False.
 ``would_pass`` and ``record_usage`` are the same two steps without the reservation, for a caller
 that sends one request at a time.
 """
@@ -18,10 +19,14 @@ that sends one request at a time.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mimo_cli.estimate.tokens import Estimate
+from mimo_cli.errors import Kind, MimoError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from mimo_cli.estimate.tokens import Estimate
 
 
 def usage_tokens(usage: Mapping[str, Any] | None) -> int | None:
@@ -64,6 +69,22 @@ class Budget:
                 return False
             self.in_flight += tokens
             return True
+
+    def reserve(self, tokens: int, label: str) -> int:
+        """:meth:`start`, or the ``budget`` error of a request that is not sent (for its record)."""
+        if not self.start(tokens):
+            raise self.error(tokens, label)
+        return tokens
+
+    def error(self, tokens: int, label: str) -> MimoError:
+        with self._lock:
+            spent = self.used + self.in_flight
+        return MimoError(
+            Kind.BUDGET,
+            f"{label} was not sent: its estimate of {tokens:,} tokens would pass the budget of "
+            f"{self.limit:,} ({spent:,} used or in flight)",
+            "raise --budget, or send the rest later with --resume",
+        )
 
     def refuse(self) -> None:
         """Count a request that is not started for the budget (``would_pass`` said so)."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import struct
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 MAX_BOXES = 100_000  # boxes walked at one level at most (a fragmented file has two per fragment)
 MAX_DEPTH_READ = 1 << 20  # bytes read at once at most (a trun, a sidx)
