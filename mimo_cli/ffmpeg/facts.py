@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from mimo_cli.errors import MimoError
 from mimo_cli.estimate import header_facts
 from mimo_cli.estimate.tokens import Estimate, VideoFacts, ceiling, estimate
+from mimo_cli.ffmpeg import tools as ffmpeg_tools
 from mimo_cli.ffmpeg.plan import span
 from mimo_cli.ffmpeg.probe import parse_ffprobe
-from mimo_cli.ffmpeg.tools import _run, locate
 from mimo_cli.prompts import default_system_prompt
 
 if TYPE_CHECKING:
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
 def file_facts(path: Path) -> VideoFacts:
     """A local file's facts: ffprobe's when it is installed and can tell, else its header's."""
-    tools = locate()
+    tools = ffmpeg_tools.locate()
     if tools is not None and tools.ffprobe:
-        proc = _run(
+        proc = ffmpeg_tools._run(
             [tools.ffprobe, "-v", "error", "-of", "json", "-show_entries",
              "format=duration:stream=codec_type,codec_name,width,height", str(path)]
         )  # fmt: skip
