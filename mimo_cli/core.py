@@ -30,6 +30,7 @@ from mimo_cli.settings import Settings
 
 if TYPE_CHECKING:
     from mimo_cli.callbacks import Info, Notice, OnDelta, Status
+    from mimo_cli.estimate.tokens import Estimate
     from mimo_cli.schema.flow import Structured
     from mimo_cli.transport.client import Client
 
@@ -140,12 +141,49 @@ def send(
     client: Client,
     on_delta: OnDelta | None = None,
     structured: Structured | None = None,
+    *,
+    estimate: Estimate | None = None,
 ) -> Result:
     """Send a prepared request and return its result (raises MimoError). With ``structured`` (--schema),
-    see :func:`send_structured`."""
+    see :func:`send_structured`. The result keeps the estimate made before sending (``estimate``, else made
+    now) and, when prices are set, the usage's cost."""
+    est = estimate if estimate is not None else estimate_of(request)
     if structured is None:
-        return client.chat(request, on_delta)
-    return send_structured(request, client, structured, on_delta)
+        result = client.chat(request, on_delta)
+    else:
+        result = send_structured(request, client, structured, on_delta)
+    result.estimate = estimate_record(est, request.settings)
+    result.cost = usage_cost(result.usage, request.settings)
+    return result
+
+
+def estimate_of(request: ChatRequest) -> Estimate:
+    """The prompt tokens a prepared request will cost, before it is sent (see :mod:`mimo_cli.estimate`)."""
+    from mimo_cli.ffmpeg.facts import request_estimate
+
+    return request_estimate(request)
+
+
+def estimate_record(est: Estimate, settings: Settings) -> dict[str, Any]:
+    """The ``estimate`` of records and ``--dry-run --json``; with prices, its input's ``cost`` too."""
+    from mimo_cli.estimate.tokens import cost
+
+    shown: dict[str, Any] = dict(est.as_dict())
+    amount = cost(est.prompt_tokens, None, settings.price_input, settings.price_output)
+    if amount is not None:
+        shown["cost"] = round(amount, 6)
+        shown["currency"] = settings.currency
+    return shown
+
+
+def usage_cost(usage: dict[str, Any] | None, settings: Settings) -> str | None:
+    """What a usage cost at the profile's prices (``¥0.0123``); None without prices or usage."""
+    from mimo_cli.estimate.tokens import cost, format_cost
+    from mimo_cli.result import usage_numbers
+
+    n = usage_numbers(usage)
+    amount = cost(n["prompt"], n["completion"], settings.price_input, settings.price_output)
+    return None if amount is None else format_cost(amount, settings.currency)
 
 
 def send_structured(
@@ -200,7 +238,7 @@ def run(
 
 
 def record(job: Job, result: Result | None = None, error: MimoError | None = None,
-           elapsed_s: float = 0.0) -> dict[str, Any]:  # fmt: skip
+           elapsed_s: float = 0.0, estimate: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """The JSON record of a finished (or failed) job."""
     if isinstance(error, SchemaMismatch) and isinstance(error.result, Result):
         return make_record(job.record_input, job.settings.model, error.result, error)
@@ -208,4 +246,4 @@ def record(job: Job, result: Result | None = None, error: MimoError | None = Non
         return make_record(job.record_input, result.model, result)
     assert error is not None
     return make_record(job.record_input, job.settings.model, error=error, elapsed_s=elapsed_s,
-                       attempts=error.attempts)  # fmt: skip
+                       attempts=error.attempts, estimate=estimate)  # fmt: skip

@@ -22,6 +22,8 @@ class Result:
     elapsed_s: float = 0.0
     attempts: int = 1
     data: dict[str, Any] | None = None  # --schema: the answer's JSON object, validated
+    estimate: dict[str, Any] | None = None  # the prompt tokens estimated before sending (mimo_cli.estimate)
+    cost: str | None = None  # what the usage cost, e.g. "¥0.0123", when prices are set
 
 
 def make_record(
@@ -32,6 +34,7 @@ def make_record(
     *,
     elapsed_s: float = 0.0,
     attempts: int = 0,
+    estimate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of SPEC.md "Output": the same keys, in the same order, for a success and a failure.
 
@@ -52,6 +55,7 @@ def make_record(
             "attempts": result.attempts,
             "error": None,
             "data": result.data,
+            "estimate": result.estimate,
         }
     assert error is not None
     if result is not None:
@@ -75,6 +79,7 @@ def make_record(
         "attempts": attempts,
         "error": error.as_record(),
         "data": None,
+        "estimate": estimate,
     }
 
 

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "retries": 3,
     "max_inline_mb": 10.0,
     "preset": "detailed",
+    "currency": "¥",
 }
 
 #: Settings read from the environment, and the variable that holds each.
@@ -58,6 +59,9 @@ PROFILE_KEYS: dict[str, type] = {
     "timeout": float,
     "retries": int,
     "max_inline_mb": float,
+    "price_input": float,  # per million prompt tokens
+    "price_output": float,  # per million completion tokens
+    "currency": str,
 }
 
 #: How each setting is named on the command line (for error messages).
@@ -94,6 +98,9 @@ class Settings:
     key_profiles: tuple[str, ...] = ()
     schema: Mapping[str, Any] | None = None  # --schema, loaded and checked (mimo_cli.schema.load_schema)
     schema_retries: int = 1  # --schema-retries: repair requests when an answer does not match
+    price_input: float | None = None  # per million prompt tokens: costs are shown when a price is set
+    price_output: float | None = None  # per million completion tokens
+    currency: str = "¥"
 
     @property
     def inline_limit(self) -> int:
@@ -192,6 +199,8 @@ _RANGES: dict[str, tuple[float, float | None]] = {
     "top_p": (0.01, 1),
     "max_tokens": (1, None),
     "retries": (0, 100),
+    "price_input": (0, None),
+    "price_output": (0, None),
 }
 
 
@@ -223,7 +232,7 @@ def check_value(name: str, value: Any) -> str | None:
         return f"must be one of {', '.join(RESOLUTIONS)}, got {value!r}"
     if name == "base_url" and not str(value).startswith(("http://", "https://")):
         return f"must start with http:// or https://, got {value!r}"
-    if name in ("model", "api_key", "preset") and not value.strip():
+    if name in ("model", "api_key", "preset", "currency") and not value.strip():
         return "must not be empty"
     return None
 

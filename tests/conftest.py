@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -28,6 +29,10 @@ from mimo_cli.inputs import sniff
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+# Property tests check what is computed, not how fast: a loaded 2-core CI machine must not fail them on time.
+hypothesis_settings.register_profile("mimo", deadline=None)
+hypothesis_settings.load_profile("mimo")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KEY = "sk-test-SECRET-0123456789abcdef"

@@ -22,7 +22,7 @@ from fakeserver import DEFAULT_ANSWER, FakeServer, Reply, error_json
 from mimo_cli.prompts import BUILTIN_PRESETS
 
 RECORD_KEYS = ["input", "status", "model", "answer", "reasoning", "finish_reason", "usage", "request_id",
-               "elapsed_s", "attempts", "error", "data", "fingerprint"]  # fmt: skip
+               "elapsed_s", "attempts", "error", "data", "estimate", "fingerprint"]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -462,10 +462,13 @@ def test_dry_run_lists_what_would_be_sent(mimo: Any, server: FakeServer, tree: A
     mimo("batch", "media/a", "-o", "out.jsonl")
     run = mimo("batch", "media", "-o", "out.jsonl", "--resume", "--dry-run")
     assert run.exit_code == 0 and len(server.received) == 2
-    assert run.stdout.splitlines() == [
+    lines = run.stdout.splitlines()
+    assert [line.split("  ≈ ")[0] for line in lines[:-1]] == [
         "skip  media/a/one.mp4", "skip  media/a/two.mov", "send  media/b/c/three.mp4",
         "send  media/b/four.MP4", "send  media/five.avi",
     ]  # fmt: skip
+    assert all(" tokens (0:00:0" in line for line in lines[2:-1])  # each input to send, with its estimate
+    assert lines[-1].startswith("total: 3 to send ≈ ") and lines[-1].endswith("; 2 skipped")
     empty = mimo("batch", "media/a", "--include", "*.webm")
     assert empty.exit_code == 0 and "warning: no inputs found" in empty.stderr and empty.stdout == ""
 

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from mimo_cli.callbacks import Debug, Notice
+    from mimo_cli.estimate.budget import Budget
     from mimo_cli.request import ChatRequest
     from mimo_cli.settings import Settings
     from mimo_cli.transport.client import Client
@@ -46,6 +47,7 @@ class Options:
     fail_fast: bool = False
     sidecar: str | None = None
     out_dir: Path | None = None
+    budget: int | None = None  # --budget TOKENS
 
 
 class Runner:
@@ -189,6 +191,8 @@ class Runner:
         if record["status"] == "ok":
             return
         kind = (record.get("error") or {}).get("kind")
+        if kind == Kind.BUDGET.value:  # not a failure of the input: the smaller ones still fit
+            return
         if kind in (Kind.AUTH.value, Kind.QUOTA.value) and not self.stopping.is_set():
             self.stopping.set()
             self.summary.stopped_by = kind
@@ -216,12 +220,14 @@ class Sender:
         client: Client | None,
         message: Callable[[str], None],
         clock: Clock = REAL,
+        budget: Budget | None = None,
     ) -> None:
         self.settings = settings
         self.prompt = prompt
         self.client = client
         self.message = message
         self.clock = clock
+        self.budget = budget
         self.quiet = False
         self.structured = core.structured(settings, self.notice)  # --schema: one for the whole batch
         self._local = threading.local()
@@ -246,19 +252,37 @@ class Sender:
         job = core.Job([item.input], self.prompt, self.settings)
         started = self.clock.monotonic()
         request = None
+        shown = None
         try:
             request = core.prepare(job, self.input_notice)
             with self._lock:
                 self._open[threading.get_ident()] = request
-            return core.record(job, core.send(request, self.client, structured=self.structured))
+            estimate = core.estimate_of(request)
+            shown = core.estimate_record(estimate, self.settings)
+            return core.record(job, self._send(request, estimate, item))
         except MimoError as e:
-            return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started)
+            return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started, estimate=shown)
         finally:
             with self._lock:
                 self._open.pop(threading.get_ident(), None)
             if request is not None:
                 request.close()
             self._local.label = None
+
+    def _send(self, request: ChatRequest, estimate: Any, item: Item) -> Any:
+        """Send one request; with --budget, only when its estimate fits (else the ``budget`` error)."""
+        assert self.client is not None
+        if self.budget is None:
+            return core.send(request, self.client, structured=self.structured, estimate=estimate)
+        from mimo_cli.ffmpeg.facts import charge
+
+        reserved = self.budget.reserve(charge(request, estimate), item.input)
+        result = None
+        try:
+            result = core.send(request, self.client, structured=self.structured, estimate=estimate)
+            return result
+        finally:  # a failed request reports no usage: it counts nothing
+            self.budget.finish(reserved, result.usage if result else None, sent=result is not None)
 
     def close_all(self) -> None:
         """Remove the temporary files of the requests in flight (when they are abandoned)."""
@@ -289,11 +313,34 @@ def dry_run(
     items: list[Item], settings: Settings, prompt: str, output: Path | None, resume: bool
 ) -> Iterator[dict[str, Any]]:
     """What a run would do, one entry per input: ``send`` or ``skip`` (an ok record exists); nothing is sent."""
+    from mimo_cli.ffmpeg.facts import source_estimate
+
     digest = options_digest(settings, prompt)
     done = load_done(output) if resume and output is not None else {}
     for item in items:
         fp = fingerprint(item, digest)
-        yield {"input": label(item), "action": "skip" if fp in done else "send", "fingerprint": fp}
+        skip = fp in done
+        estimate = None if skip else source_estimate(item.path, label(item), settings, prompt)
+        yield {"input": label(item), "action": "skip" if skip else "send", "fingerprint": fp,
+               "estimate": None if estimate is None else core.estimate_record(estimate, settings)}  # fmt: skip
+
+
+def dry_run_totals(entries: list[dict[str, Any]], settings: Settings) -> tuple[dict[str, Any], int]:
+    """The sum of the estimates of the inputs to send, and how many of them have no estimate."""
+    from mimo_cli.estimate.tokens import Estimate, total
+
+    keys = Estimate.__dataclass_fields__
+    estimates = [
+        Estimate(**{k: e["estimate"][k] for k in keys}) for e in entries if e["estimate"] is not None
+    ]
+    summed, unknown = total(estimates)
+    return core.estimate_record(summed, settings), unknown
+
+
+def _budget(tokens: int | None) -> Budget | None:
+    from mimo_cli.estimate.budget import Budget
+
+    return Budget(tokens) if tokens is not None else None
 
 
 def _open_output(output: Path | None, resume: bool, stdout: IO[str] | None) -> IO[str]:
@@ -337,7 +384,9 @@ def execute(
     clock: Clock = REAL,
 ) -> Outcome:
     """Run the batch: skip what is done, send the rest, write the records; Ctrl-C stops it cleanly."""
-    summary = Summary(total=len(items))
+    summary = Summary(
+        total=len(items), prices=(settings.price_input, settings.price_output, settings.currency)
+    )
 
     def warn(message: str, _hint: str | None = None) -> None:
         progress.message(f"warning: {message}")
@@ -350,7 +399,7 @@ def execute(
     client = None
     abandoned = False
     try:
-        sender = Sender(settings, prompt, None, progress.message, clock)
+        sender = Sender(settings, prompt, None, progress.message, clock, _budget(options.budget))
         sender.quiet = quiet
         runner = Runner(sender, out, options, progress, summary, clock.monotonic)
         if options.sidecar:  # an answer whose sidecar was lost is written again, not asked again

@@ -26,13 +26,21 @@ class Summary:
     interrupted: bool = False
     stopped_by: str | None = None  # why the batch stopped early (--fail-fast, an auth error)
     sidecar_failures: int = 0
+    over_budget: int = 0  # not sent: they would have passed --budget
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    prices: tuple[float | None, float | None, str] | None = None  # price_input, price_output, currency
 
     def add(self, record: dict[str, Any]) -> None:
         if record["status"] == "ok":
             self.done += 1
+        elif (record.get("error") or {}).get("kind") == "budget":
+            self.over_budget += 1
         else:
             self.failed += 1
         n = usage_numbers(record.get("usage"))
+        self.prompt_tokens += n["prompt"] or 0
+        self.completion_tokens += n["completion"] or 0
         self.tokens += n["total"] or 0
         self.video_tokens += n["video"] or 0
         self.reasoning_tokens += n["reasoning"] or 0
@@ -47,8 +55,18 @@ class Summary:
             parts.append(f"{self.not_started:,} not started")
         if self.abandoned:
             parts.append(f"{self.abandoned:,} abandoned")
+        if self.over_budget:
+            parts.append(f"{self.over_budget:,} not sent (over the budget)")
         tokens = f"{self.tokens:,} tokens ({self.video_tokens:,} video, {self.reasoning_tokens:,} reasoning)"
-        return f"batch: {', '.join(parts)} · {tokens} · {self.elapsed:.1f} s"
+        return f"batch: {', '.join(parts)} · {tokens}{self._cost()} · {self.elapsed:.1f} s"
+
+    def _cost(self) -> str:
+        from mimo_cli.estimate.tokens import cost, format_cost
+
+        if self.prices is None:
+            return ""
+        amount = cost(self.prompt_tokens, self.completion_tokens, self.prices[0], self.prices[1])
+        return "" if amount is None else f" · {format_cost(amount, self.prices[2])}"
 
 
 class Progress(Protocol):

@@ -25,16 +25,19 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
     status = None
     request = None
     job: core.Job | None = None
+    estimate = None
     try:
         settings = opts.settings()
         job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single)
         status = status_line(opts.quiet)
         request = core.prepare(job, notice_for(opts.quiet), info=None if opts.quiet else info, status=status)
+        estimate = core.estimate_of(request)
         if opts.dry_run:
             from mimo_cli.render.reports import show_dry_run
             from mimo_cli.transport.client import preview
 
-            show_dry_run(preview(request), opts.json_out)
+            shown = {**preview(request), "estimate": core.estimate_record(estimate, settings)}
+            show_dry_run(shown, opts.json_out, opts.quiet)
             return
         core.require_key(settings)
         as_data = settings.schema is not None
@@ -44,13 +47,16 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
         notice = notice_for(opts.quiet, dim=True)
         structured = core.structured(settings, notice)
         with Client(settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
-            result = core.send(request, client, _after_status(status, renderer.delta), structured)
+            result = core.send(
+                request, client, _after_status(status, renderer.delta), structured, estimate=estimate
+            )
         if status is not None:
             status(None)
         renderer.finish(result)
     except MimoError as e:
         if opts.json_out and e.kind is not Kind.USAGE and job is not None:
-            print_json(core.record(job, error=e, elapsed_s=st.clock.monotonic() - started))
+            kept = core.estimate_record(estimate, job.settings) if estimate is not None else None
+            print_json(core.record(job, error=e, elapsed_s=st.clock.monotonic() - started, estimate=kept))
         raise
     finally:
         if status is not None:

@@ -2,8 +2,9 @@
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +12,9 @@ from mimo_cli.cli.app import HardExit, app, state
 from mimo_cli.cli.options import Common, debug_log, with_common
 from mimo_cli.errors import ExitCode, usage_error
 from mimo_cli.redact import redact
+
+if TYPE_CHECKING:
+    from mimo_cli.settings import Settings
 
 BATCH = "Batch"
 
@@ -26,6 +30,7 @@ Examples:
   mimo batch videos/ --shard 2/4 -o part-2.jsonl
   mimo batch videos/ -o out.jsonl --dry-run --resume
   mimo batch videos/ --schema scene.schema.json -o scenes.jsonl
+  mimo batch videos/ -o out.jsonl --budget 2000000
 \b
 Exit codes: 0 every input done (or skipped), 1 an input failed, 2 usage error, 3 authentication or
 quota problem (the batch stops at the first), 130 interrupted (--resume continues)."""
@@ -125,6 +130,17 @@ def batch(
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first failed input.", rich_help_panel=BATCH)
     ] = False,
+    budget: Annotated[
+        int | None,
+        typer.Option(
+            "--budget",
+            min=1,
+            metavar="TOKENS",
+            help="Start no request that could take the tokens used past TOKENS (usage so far, plus the "
+            "estimates of those in flight and its own); those inputs get a budget record (--resume later).",
+            rich_help_panel=BATCH,
+        ),
+    ] = None,
     *,
     ctx: typer.Context,
     opts: Common,
@@ -134,7 +150,7 @@ def batch(
     from mimo_cli.batch import runner
     from mimo_cli.batch.sidecar import check_sidecar_ext
     from mimo_cli.core import prompt_of
-    from mimo_cli.render.console import info, print_json, use_utf8, warning
+    from mimo_cli.render.console import info, use_utf8, warning
     from mimo_cli.render.progress import make_progress
 
     use_utf8()
@@ -152,19 +168,18 @@ def batch(
     items = batch_plan.plan(paths, fit=settings.fit, include=include or (), exclude=exclude or (),
                             shard=shard_kn)  # fmt: skip
     if opts.dry_run:
-        for entry in runner.dry_run(items, settings, prompt, output, resume):
-            if opts.json_out:
-                print_json(entry)
-            else:
-                sys.stdout.write(redact(f"{entry['action']}  {entry['input']}") + "\n")
-        sys.stdout.flush()
+        show_dry_run(
+            runner.dry_run(items, settings, prompt, output, resume), settings, opts.json_out, opts.quiet
+        )
         return None
     if not items and not opts.quiet:
         exts = " ".join(sorted(batch_plan.video_extensions(settings.fit)))
         warning("no inputs found", f"directories are searched for {exts} (see --include, --exclude)")
     if opts.debug:
         st.debug = True
-    options = runner.Options(jobs=jobs, rpm=rpm, fail_fast=fail_fast, sidecar=ext, out_dir=out_dir)
+    options = runner.Options(
+        jobs=jobs, rpm=rpm, fail_fast=fail_fast, sidecar=ext, out_dir=out_dir, budget=budget
+    )
     progress = make_progress(opts.quiet, records_on_terminal=output is None and sys.stdout.isatty())
     outcome = runner.execute(items, settings, prompt, options, output=output, resume=resume, progress=progress,
                              quiet=opts.quiet, debug=debug_log(st.debugging()), clock=st.clock)  # fmt: skip
@@ -179,6 +194,33 @@ def batch(
         return ExitCode.INTERRUPTED
     if outcome.auth_error:
         return ExitCode.AUTH
-    if summary.failed or summary.sidecar_failures:
+    if summary.failed or summary.sidecar_failures or summary.over_budget:
         return ExitCode.FAILED
     return None
+
+
+def show_dry_run(
+    entries: "Iterator[dict[str, Any]]", settings: "Settings", as_json: bool, quiet: bool
+) -> None:
+    """One line (or JSON object) per input with its estimate, then the totals: the last line of the text
+    listing, or a line on stderr beside the JSON (so that stdout stays one object per input)."""
+    from mimo_cli.batch.runner import dry_run_totals
+    from mimo_cli.render.console import info, print_json
+    from mimo_cli.render.estimates import send_suffix, totals_line
+
+    shown = []
+    for entry in entries:
+        shown.append(entry)
+        if as_json:
+            print_json(entry)
+        else:
+            suffix = send_suffix(entry["estimate"]) if entry["estimate"] is not None else ""
+            sys.stdout.write(redact(f"{entry['action']}  {entry['input']}{suffix}") + "\n")
+    sending = [e for e in shown if e["action"] == "send"]
+    summed, unknown = dry_run_totals(sending, settings)
+    line = totals_line(len(sending), len(shown) - len(sending), summed, unknown)
+    if not as_json:
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+    if as_json and not quiet:
+        info(line)

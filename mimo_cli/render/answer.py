@@ -38,6 +38,8 @@ def usage_line(result: Result) -> str:
         parts.append(f"{fmt(n['total'])} total")
     else:
         parts.append("no usage reported")
+    if result.cost:
+        parts.append(result.cost)
     parts.append(f"{result.elapsed_s:.1f} s")
     return "tokens: " + " · ".join(parts)
 
@@ -52,8 +54,11 @@ def usage_table(result: Result) -> Any:
     shown = [(label, key) for label, key in columns if n[key] is not None]
     for label, _ in shown:
         table.add_column(label, justify="right")
+    if result.cost:
+        table.add_column("cost", justify="right")
     table.add_column("elapsed", justify="right")
-    table.add_row(*[f"{n[key]:,}" for _, key in shown], f"{result.elapsed_s:.1f} s", style="dim")
+    cost = [result.cost] if result.cost else []
+    table.add_row(*[f"{n[key]:,}" for _, key in shown], *cost, f"{result.elapsed_s:.1f} s", style="dim")
     return table
 
 

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from mimo_cli.doctor import Check
 
 
-def show_dry_run(request: dict[str, Any], as_json: bool) -> None:
-    """Print what would be sent: method, URL, headers (key masked), the body with payloads shortened."""
+def show_dry_run(request: dict[str, Any], as_json: bool, quiet: bool = False) -> None:
+    """Print what would be sent: method, URL, headers (key masked), the body with payloads shortened;
+    and its ``estimate`` (in the JSON, or as a line on stderr as the usage line would be)."""
     if as_json:
         print_json(request, indent=2)
         return
@@ -28,6 +29,11 @@ def show_dry_run(request: dict[str, Any], as_json: bool) -> None:
     ]
     lines.append(json.dumps(request["body"], ensure_ascii=False, indent=2))
     sys.stdout.write(redact("\n".join(lines)) + "\n")
+    if request.get("estimate") is not None and not quiet:
+        from mimo_cli.render.estimates import estimate_line
+
+        sys.stdout.flush()
+        info(estimate_line(request["estimate"]))
 
 
 def doctor_report(checks: Sequence[Check]) -> bool:
