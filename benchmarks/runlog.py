@@ -18,17 +18,20 @@ import os
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mimo_cli.runlog import InputRef, Query, RequestKey, RunLog, sha256_file  # noqa: E402
 from mimo_cli.runlog.store import _INSERT_INPUT, _INSERT_REQUEST  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 WORK = Path(__file__).resolve().parent / ".work" / "runlog"
 BIG = 100_000
@@ -177,6 +180,23 @@ def bench_list(path: Path) -> None:
     print(f"  database size: {sum(p.stat().st_size for p in path.parent.glob('big.db*')) / 1e6:.0f} MB")
 
 
+def bench_command(path: Path, runs: int = 9) -> None:
+    """``mimo logs -n 20`` as a user runs it (a new process), against ``mimo --version``."""
+    mimo = shutil.which("mimo") or "mimo"
+    env = {**os.environ, "MIMO_LOG_PATH": str(path)}
+
+    def run(*args: str) -> Callable[[], object]:
+        return lambda: subprocess.run([mimo, *args], env=env, check=True, capture_output=True)
+
+    version = median_ms(run("--version"), runs)
+    start = median_ms(run("logs", "path"), runs)  # the same start-up, no database read
+    listing = median_ms(run("logs", "-n", "20", "--json"), runs)
+    search = median_ms(run("logs", "-n", "20", "--json", "--search", "zebra"), runs)
+    print(f"mimo logs -n 20 on {BIG:,} records (a new process, median of {runs}; goal < 500 ms): {listing:.0f} ms, "
+          f"--search zebra {search:.0f} ms; mimo logs path {start:.0f} ms ({listing / start:.2f} x), "
+          f"mimo --version {version:.0f} ms")  # fmt: skip
+
+
 def schema_of(path: Path) -> list[str]:
     conn = sqlite3.connect(path)
     try:
@@ -204,6 +224,7 @@ def main() -> None:
         print(f"built a log of {BIG:,} requests in {time.perf_counter() - t:.0f} s")
     bench_record(WORK / "small", big)
     bench_list(big)
+    bench_command(big)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     "retries": 3,
     "max_inline_mb": 10.0,
     "preset": "detailed",
+    "log": True,
+    "cache": False,
 }
 
 #: Settings read from the environment, and the variable that holds each.
@@ -37,6 +39,8 @@ ENVIRONMENT = {
     "api_key": "MIMO_API_KEY",
     "base_url": "MIMO_BASE_URL",
     "model": "MIMO_MODEL",
+    "log": "MIMO_LOG",  # 0 / 1 (also false / true)
+    "cache": "MIMO_CACHE",
 }
 
 RESOLUTIONS = ("default", "max")
@@ -58,6 +62,8 @@ PROFILE_KEYS: dict[str, type] = {
     "timeout": float,
     "retries": int,
     "max_inline_mb": float,
+    "log": bool,
+    "cache": bool,
 }
 
 #: How each setting is named on the command line (for error messages).
@@ -92,6 +98,8 @@ class Settings:
     presets: Mapping[str, str] = field(default_factory=dict)  # user presets (config file)
     #: The other profiles of the config file that hold a key (for the hint when this one has none).
     key_profiles: tuple[str, ...] = ()
+    log: bool = True  # record every request in the run log (mimo_cli.runlog)
+    cache: bool = False  # answer a request from the run log when it holds an ok answer to the same one
 
     @property
     def inline_limit(self) -> int:
@@ -118,7 +126,14 @@ class Settings:
 
 
 def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
-    return {name: env[var] for name, var in ENVIRONMENT.items() if env.get(var)}
+    values: dict[str, Any] = {name: env[var] for name, var in ENVIRONMENT.items() if env.get(var)}
+    for name, text in values.items():
+        if PROFILE_KEYS.get(name) is bool:
+            try:
+                values[name] = parse_value(name, text)
+            except ValueError as e:
+                raise usage_error(f"{ENVIRONMENT[name]} {e}", f"e.g. {ENVIRONMENT[name]}=0 or =1") from None
+    return values
 
 
 def resolve(

@@ -17,15 +17,17 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mimo_cli import errors
+from mimo_cli import errors, redact
 from mimo_cli.runlog import InputRef, Query, RequestKey, RunLog, log_path, schema, sha256_file, store
 from mimo_cli.runlog.paths import data_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 KEY = "sk-runlog-SECRET-0123456789abcdef"
 
@@ -207,7 +209,7 @@ def test_unknown_kind_is_a_bug(log: RunLog, video: Path) -> None:
 
 
 def test_the_key_never_reaches_the_database(log: RunLog, video: Path) -> None:
-    errors.register_secret(KEY)
+    redact.register_secret(KEY)
     echo = f"your key {KEY} is wrong"
     key = key_for(video, base_url=f"https://user:{KEY}@gateway.example/v1/", text=f"prompt {KEY}",
                   system=f"system {KEY}", inputs=(InputRef.of_file(f"{KEY}.mp4", video),))  # fmt: skip

@@ -33,6 +33,7 @@ from mimo_cli.batch.sidecar import sidecar_path, sidecar_text, write_inside
 from mimo_cli.batch.summary import Progress, Summary
 from mimo_cli.errors import Kind, MimoError, usage_error
 from mimo_cli.redact import redact
+from mimo_cli.runlog.recorder import NO_LOG, Recorder
 
 # -- running ----------------------------------------------------------------------------------------------
 
@@ -216,8 +217,10 @@ class Sender:
         client: Client | None,
         message: Callable[[str], None],
         clock: Clock = REAL,
+        recorder: Recorder = NO_LOG,
     ) -> None:
         self.settings = settings
+        self.recorder = recorder
         self.prompt = prompt
         self.client = client
         self.message = message
@@ -242,21 +245,28 @@ class Sender:
     def __call__(self, item: Item) -> dict[str, Any]:
         assert self.client is not None
         self._local.label = label(item)
-        job = core.Job([item.input], self.prompt, self.settings)
+        job = core.Job([item.input], self.prompt, self.settings, kind="batch")
         started = self.clock.monotonic()
-        request = None
+        prepared = None
         try:
-            request = core.prepare(job, self.input_notice)
+            prepared = core.open_job(job, self.input_notice, self.recorder)
+            if prepared.hit is not None:
+                return core.finish(prepared, self.recorder, core.replay(prepared.hit))
+            assert prepared.request is not None
             with self._lock:
-                self._open[threading.get_ident()] = request
-            return core.record(job, core.send(request, self.client))
+                self._open[threading.get_ident()] = prepared.request
+            return core.finish(prepared, self.recorder, core.send(prepared.request, self.client))
         except MimoError as e:
+            if prepared is not None and prepared.request is not None:  # sent, and failed: recorded
+                return core.finish(
+                    prepared, self.recorder, error=e, elapsed_s=self.clock.monotonic() - started
+                )
             return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started)
         finally:
             with self._lock:
                 self._open.pop(threading.get_ident(), None)
-            if request is not None:
-                request.close()
+            if prepared is not None:
+                prepared.close()
             self._local.label = None
 
     def close_all(self) -> None:
@@ -348,8 +358,9 @@ def execute(
     out = _open_output(output, resume, stdout)
     client = None
     abandoned = False
+    recorder = Recorder.open(settings, None if quiet else warn)
     try:
-        sender = Sender(settings, prompt, None, progress.message, clock)
+        sender = Sender(settings, prompt, None, progress.message, clock, recorder)
         sender.quiet = quiet
         runner = Runner(sender, out, options, progress, summary, clock.monotonic)
         if options.sidecar:  # an answer whose sidecar was lost is written again, not asked again
@@ -374,4 +385,6 @@ def execute(
             out.flush()
         if client is not None and not abandoned:
             client.close()
+        if not abandoned:
+            recorder.close()
     return Outcome(summary, abandoned, summary.stopped_by in (Kind.AUTH.value, Kind.QUOTA.value))

@@ -11,46 +11,91 @@ from mimo_cli.errors import Kind, MimoError, usage_error
 
 
 def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Common, single: bool) -> None:
-    """Resolve the inputs, build one request, send it and render the answer (see :mod:`mimo_cli.core`)."""
+    """Resolve the inputs, build one request, send it (or take its answer from the run log with --cache),
+    render the answer and record it (see :mod:`mimo_cli.core`)."""
     from mimo_cli import core
-    from mimo_cli.render import answer
     from mimo_cli.render.console import print_json, use_utf8
+    from mimo_cli.runlog.recorder import NO_LOG, Recorder
 
     use_utf8()
     st = state(ctx)
     if opts.debug:
         st.debug = True
     started = st.clock.monotonic()
-    renderer: Any = None
-    request = None
+    prepared: core.Prepared | None = None
     job: core.Job | None = None
+    recorder = NO_LOG
     try:
         settings = opts.settings()
-        job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single)
-        request = core.prepare(job, notice_for(opts.quiet))
+        kind = "describe" if single else "ask"
+        job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single, kind=kind)
         if opts.dry_run:
-            from mimo_cli.render.reports import show_dry_run
-            from mimo_cli.transport.client import preview
-
-            show_dry_run(preview(request), opts.json_out)
+            _dry_run(job, opts)
             return
-        core.require_key(settings)
-        renderer = answer.make_renderer(job.record_input, opts.json_out, opts.reasoning, opts.quiet)
+        recorder = Recorder.open(settings, notice_for(opts.quiet))
+        prepared = core.open_job(job, notice_for(opts.quiet), recorder)
+        if prepared.hit is None:
+            core.require_key(settings)
+        _answer(st, prepared, recorder, opts)
+    except MimoError as e:
+        if job is not None and e.kind is not Kind.USAGE:
+            elapsed = st.clock.monotonic() - started
+            rec = None
+            if prepared is not None and prepared.sent:  # record the failure of a request that went out
+                rec = core.finish(prepared, recorder, error=e, elapsed_s=elapsed)
+            if opts.json_out:
+                print_json(rec or core.record(job, error=e, elapsed_s=elapsed))
+        raise
+    finally:
+        if prepared is not None:
+            prepared.close()
+        recorder.close()
+
+
+def _dry_run(job: Any, opts: Common) -> None:
+    from mimo_cli import core
+    from mimo_cli.render.reports import show_dry_run
+    from mimo_cli.transport.client import preview
+
+    request = core.prepare(job, notice_for(opts.quiet))
+    try:
+        show_dry_run(preview(request), opts.json_out)
+    finally:
+        request.close()
+
+
+def _answer(st: Any, prepared: Any, recorder: Any, opts: Common) -> None:
+    """Show the answer as it streams (or as the run log holds it), and record it."""
+    from mimo_cli import core
+    from mimo_cli.render import answer
+
+    job = prepared.job
+    renderer = answer.make_renderer(job.record_input, opts.json_out, opts.reasoning, opts.quiet)
+    try:
+        if prepared.hit is not None:
+            _from_log(prepared.hit, opts.quiet)
+            result = core.replay(prepared.hit)
+            answer.replay(renderer, result, core.finish(prepared, recorder, result))
+            return
         from mimo_cli.transport.client import Client
 
         notice = notice_for(opts.quiet, dim=True)
-        with Client(settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
-            result = core.send(request, client, renderer.delta)
+        with Client(job.settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
+            prepared.sent = True
+            result = core.send(prepared.request, client, renderer.delta)
+        core.finish(prepared, recorder, result)
         renderer.finish(result)
-    except MimoError as e:
-        if opts.json_out and e.kind is not Kind.USAGE and job is not None:
-            print_json(core.record(job, error=e, elapsed_s=st.clock.monotonic() - started))
-        raise
     finally:
-        if renderer is not None:
-            renderer.stop()  # after an error: end open lines, keep a partial answer on screen
-        if request is not None:
-            request.close()
+        renderer.stop()  # after an error: end open lines, keep a partial answer on screen
+
+
+def _from_log(hit: dict[str, Any], quiet: bool) -> None:
+    if quiet:
+        return
+    from mimo_cli.render.console import info
+
+    when = str(hit.get("started_at") or "").replace("T", " ")[:19]
+    info(f"answered from the run log (request {hit.get('id')} of {when} UTC): nothing sent, 0 tokens")
 
 
 @app.command(

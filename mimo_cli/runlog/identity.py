@@ -15,8 +15,10 @@ import hashlib
 import json
 import urllib.parse
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: Bumped when the meaning of a cache key changes, so old records no longer match.
 KEY_VERSION = 1

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 #: Environment variable naming the database file itself (for tests, or a log kept elsewhere).
 PATH_ENV = "MIMO_LOG_PATH"

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 BUSY_TIMEOUT_MS = 5000
 

@@ -6,7 +6,7 @@ a full disk, a folder mimo may not write, a locked or damaged database call ``wa
 request it was recording goes on (the log is never a reason to fail a paid request). Reading for
 ``mimo logs`` raises :class:`~mimo_cli.errors.MimoError` instead: there the log is the point.
 
-Every text goes through :func:`~mimo_cli.errors.redact` before it is written, so a key never reaches the
+Every text goes through :func:`~mimo_cli.redact.redact` before it is written, so a key never reaches the
 database, even when a server echoes it; a data URI is kept as its prefix and length, never its bytes.
 """
 
@@ -19,14 +19,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mimo_cli.errors import Kind, MimoError, redact
+from mimo_cli.errors import Kind, MimoError
+from mimo_cli.redact import redact
 from mimo_cli.runlog.identity import InputRef, RequestKey, clean_base_url
 
 if TYPE_CHECKING:
     import sqlite3
+    from pathlib import Path
 
 Warn = Callable[[str, "str | None"], None]
 KINDS = ("describe", "ask", "batch", "part", "merge", "repair")
