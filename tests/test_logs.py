@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 from conftest import KEY
-
 from fakeserver import DEFAULT_ANSWER, FakeServer, error_json
+
 from mimo_cli.runlog import log_path
 
 

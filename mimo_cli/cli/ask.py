@@ -109,7 +109,9 @@ Examples:
   mimo describe phone.mov --fit
   mimo describe talk.mkv --fit --start 1:00 --end 2:30
   mimo describe http://nas.local/v.mp4 --inline-url --fit
-  mimo describe clip.mp4 --dry-run"""
+  mimo describe clip.mp4 --dry-run
+  mimo describe clip.mp4 --cache     (the same request again: from the run log, nothing sent)
+  mimo describe private.mp4 --no-log"""
 )
 @with_common
 def describe(

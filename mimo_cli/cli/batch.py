@@ -25,6 +25,7 @@ Examples:
   find . -name '*.mov' | mimo batch - -o out.jsonl
   mimo batch videos/ --shard 2/4 -o part-2.jsonl
   mimo batch videos/ -o out.jsonl --dry-run --resume
+  mimo batch videos/ -o out.jsonl --cache    (answers already in the run log are not asked again)
 \b
 Exit codes: 0 every input done (or skipped), 1 an input failed, 2 usage error, 3 authentication or
 quota problem (the batch stops at the first), 130 interrupted (--resume continues)."""
