@@ -77,7 +77,11 @@ def open_video(
     text: str, settings: Settings, notice: Notice | None = None, *, stdin: IO[bytes] | None = None
 ) -> Video:
     """One INPUT -> the Video that is sent (resolved, then converted or cut when asked)."""
-    video = resolve_input(text, settings, notice=notice, stdin=stdin)
+    return prepare_video(resolve_input(text, settings, notice=notice, stdin=stdin), settings, notice)
+
+
+def prepare_video(video: Video, settings: Settings, notice: Notice | None = None) -> Video:
+    """A resolved video as it is sent: itself, or converted or cut by ffmpeg when resolving said so."""
     if video.needs_ffmpeg is None:
         return video
     from mimo_cli.ffmpeg.convert import prepare  # only a video to convert pays for importing it
