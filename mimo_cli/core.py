@@ -15,6 +15,7 @@ threads. One request, step by step, one module each:
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ from mimo_cli.inputs.video import Video, shorten_data_uri
 from mimo_cli.prompts import preset_text
 from mimo_cli.request import ChatRequest
 from mimo_cli.result import Result, make_record
+from mimo_cli.runlog.identity import InputRef, RequestKey
+from mimo_cli.runlog.recorder import NO_LOG, Recorder
 from mimo_cli.schema.flow import SchemaMismatch
 from mimo_cli.settings import Settings
 
@@ -43,6 +46,7 @@ class Job:
     prompt: str
     settings: Settings
     single: bool = True  # the record's "input" is a string (describe, batch), not a list (ask)
+    kind: str = "describe"  # for the run log: describe, ask, batch (parts, merges, repairs: their own)
 
     @property
     def record_input(self) -> str | list[str]:
@@ -105,6 +109,18 @@ def open_video(
     conversion is (a transient line on a terminal).
     """
     video = resolve_input(text, settings, notice=notice, stdin=stdin)
+    return prepare_video(video, settings, notice, info=info, status=status)
+
+
+def prepare_video(
+    video: Video,
+    settings: Settings,
+    notice: Notice | None = None,
+    *,
+    info: Info | None = None,
+    status: Status | None = None,
+) -> Video:
+    """A resolved video as it is sent: itself, or converted or cut by ffmpeg when resolving said so."""
     if video.needs_ffmpeg is None:
         return video
     from mimo_cli.ffmpeg.convert import prepare  # only a video to convert pays for importing it
@@ -118,22 +134,141 @@ def open_video(
     return prepare(video, settings, info, status)
 
 
-def prepare(
-    job: Job, notice: Notice | None = None, *, info: Info | None = None, status: Status | None = None
-) -> ChatRequest:
-    """Resolve the inputs and build the request; close it (:meth:`ChatRequest.close`) when done."""
+def _close(videos: Sequence[Video]) -> None:
+    for video in videos:
+        video.close()
+
+
+def _resolve(job: Job, notice: Notice | None) -> list[Video]:
+    """Step 1 for every input (nothing converted yet)."""
     videos: list[Video] = []
     try:
         for text in job.inputs:
-            videos.append(open_video(text, job.settings, notice, info=info, status=status))
+            videos.append(resolve_input(text, job.settings, notice=notice))
     except BaseException:
-        for video in videos:
-            video.close()
+        _close(videos)
+        raise
+    return videos
+
+
+def _convert(
+    job: Job, sources: list[Video], notice: Notice | None, info: Info | None, status: Status | None
+) -> ChatRequest:
+    """Step 2 for every input, then the request; closes every source whatever happens."""
+    videos: list[Video] = []
+    try:
+        while sources:
+            videos.append(prepare_video(sources.pop(0), job.settings, notice, info=info, status=status))
+    except BaseException:
+        _close(videos + sources)
         raise
     settings = job.settings
     return ChatRequest(
         settings, videos, request_text(job.prompt, settings), json_mode=settings.schema is not None
     )
+
+
+def prepare(
+    job: Job, notice: Notice | None = None, *, info: Info | None = None, status: Status | None = None
+) -> ChatRequest:
+    """Resolve the inputs and build the request; close it (:meth:`ChatRequest.close`) when done."""
+    return _convert(job, _resolve(job, notice), notice, info, status)
+
+
+# -- the run log -------------------------------------------------------------------------------------------
+
+
+def source_ref(video: Video, settings: Settings) -> InputRef:
+    """What identifies a resolved (not yet converted) video: the SHA-256 of its file (a local file, spooled
+    stdin, a download) or of its data URI, else its URL; and the span --start/--end send of it."""
+    if video.path is not None:
+        return InputRef.of_file(video.label, video.path, settings.start, settings.end)
+    assert video.url is not None
+    if video.url.startswith("data:"):
+        return InputRef.of_text(video.label, video.url, settings.start, settings.end)
+    return InputRef.of_url(video.url, settings.start, settings.end)
+
+
+@dataclass
+class Prepared:
+    """A job ready to send (``request``), or answered from the run log (``hit``, and no request)."""
+
+    job: Job
+    request: ChatRequest | None
+    key: RequestKey | None = None
+    hit: dict[str, Any] | None = None
+    started_at: float = 0.0  # time.time()
+    sent: bool = False  # set by the caller when the request goes out (a failure after that is recorded)
+
+    def close(self) -> None:
+        if self.request is not None:
+            self.request.close()
+
+
+def open_job(
+    job: Job,
+    notice: Notice | None = None,
+    recorder: Recorder = NO_LOG,
+    *,
+    info: Info | None = None,
+    status: Status | None = None,
+) -> Prepared:
+    """:func:`prepare`, with the run log: the inputs are resolved and hashed (only when the log is on),
+    and with --cache an ok answer to the same request is taken from the log before anything is converted
+    or sent."""
+    started_at = time.time()
+    sources = _resolve(job, notice)
+    key = None
+    try:
+        if recorder.on:
+            refs = [source_ref(v, job.settings) for v in sources]
+            key = recorder.key(job.settings, refs, job.prompt, schema=job.settings.schema)
+        hit = recorder.lookup(key)
+    except OSError as e:  # the file went away between its checks and its hash: it cannot be sent either
+        _close(sources)
+        raise MimoError(Kind.INPUT, f"cannot read {e.filename}: {e.strerror or e}") from None
+    except BaseException:
+        _close(sources)
+        raise
+    if hit is not None:
+        _close(sources)
+        return Prepared(job, None, key, hit, started_at)
+    return Prepared(job, _convert(job, sources, notice, info, status), key, None, started_at)
+
+
+def replay(hit: dict[str, Any]) -> Result:
+    """The Result of an answer taken from the run log, as it was the first time."""
+    data = hit.get("data")
+    return Result(
+        model=str(hit.get("model") or ""),
+        answer=str(hit.get("answer") or ""),
+        reasoning=str(hit.get("reasoning") or ""),
+        finish_reason=hit.get("finish_reason"),
+        usage=hit.get("usage"),
+        request_id=hit.get("request_id"),
+        elapsed_s=float(hit.get("elapsed_s") or 0.0),
+        attempts=int(hit.get("attempts") or 0),
+        data=data if isinstance(data, dict) else None,
+        estimate=hit.get("estimate") if isinstance(hit.get("estimate"), dict) else None,
+    )
+
+
+def finish(
+    prepared: Prepared,
+    recorder: Recorder,
+    result: Result | None = None,
+    error: MimoError | None = None,
+    elapsed_s: float = 0.0,
+    estimate: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The job's record (``"cached": true`` added when it came from the log), written to the run log."""
+    job = prepared.job
+    rec = record(job, result, error, elapsed_s, estimate)
+    if prepared.hit is not None:
+        rec["cached"] = True
+    recorder.write(prepared.key, rec, kind=job.kind, started_at=prepared.started_at,
+                   cached=prepared.hit is not None)  # fmt: skip
+    return rec
 
 
 def send(

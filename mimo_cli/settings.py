@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "max_inline_mb": 10.0,
     "preset": "detailed",
     "currency": "¥",
+    "log": True,
+    "cache": False,
 }
 
 #: Settings read from the environment, and the variable that holds each.
@@ -38,6 +40,8 @@ ENVIRONMENT = {
     "api_key": "MIMO_API_KEY",
     "base_url": "MIMO_BASE_URL",
     "model": "MIMO_MODEL",
+    "log": "MIMO_LOG",  # 0 / 1 (also false / true)
+    "cache": "MIMO_CACHE",
 }
 
 RESOLUTIONS = ("default", "max")
@@ -62,6 +66,8 @@ PROFILE_KEYS: dict[str, type] = {
     "price_input": float,  # per million prompt tokens
     "price_output": float,  # per million completion tokens
     "currency": str,
+    "log": bool,
+    "cache": bool,
 }
 
 #: How each setting is named on the command line (for error messages).
@@ -101,6 +107,8 @@ class Settings:
     price_input: float | None = None  # per million prompt tokens: costs are shown when a price is set
     price_output: float | None = None  # per million completion tokens
     currency: str = "¥"
+    log: bool = True  # record every request in the run log (mimo_cli.runlog)
+    cache: bool = False  # answer a request from the run log when it holds an ok answer to the same one
 
     @property
     def inline_limit(self) -> int:
@@ -127,7 +135,14 @@ class Settings:
 
 
 def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
-    return {name: env[var] for name, var in ENVIRONMENT.items() if env.get(var)}
+    values: dict[str, Any] = {name: env[var] for name, var in ENVIRONMENT.items() if env.get(var)}
+    for name, text in values.items():
+        if PROFILE_KEYS.get(name) is bool:
+            try:
+                values[name] = parse_value(name, text)
+            except ValueError as e:
+                raise usage_error(f"{ENVIRONMENT[name]} {e}", f"e.g. {ENVIRONMENT[name]}=0 or =1") from None
+    return values
 
 
 def resolve(

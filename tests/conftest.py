@@ -47,6 +47,7 @@ def env_setup(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
         ) or name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):  # fmt: skip
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))  # the run log's folder
     monkeypatch.setenv("COLUMNS", "120")
     redact._SECRETS.clear()
     yield

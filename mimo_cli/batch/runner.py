@@ -34,6 +34,7 @@ from mimo_cli.batch.sidecar import sidecar_path, sidecar_text, write_inside
 from mimo_cli.batch.summary import Progress, Summary
 from mimo_cli.errors import Kind, MimoError, usage_error
 from mimo_cli.redact import redact
+from mimo_cli.runlog.recorder import NO_LOG, Recorder
 
 # -- running ----------------------------------------------------------------------------------------------
 
@@ -221,8 +222,10 @@ class Sender:
         message: Callable[[str], None],
         clock: Clock = REAL,
         budget: Budget | None = None,
+        recorder: Recorder = NO_LOG,
     ) -> None:
         self.settings = settings
+        self.recorder = recorder
         self.prompt = prompt
         self.client = client
         self.message = message
@@ -249,24 +252,31 @@ class Sender:
     def __call__(self, item: Item) -> dict[str, Any]:
         assert self.client is not None
         self._local.label = label(item)
-        job = core.Job([item.input], self.prompt, self.settings)
+        job = core.Job([item.input], self.prompt, self.settings, kind="batch")
         started = self.clock.monotonic()
-        request = None
+        prepared = None
         shown = None
         try:
-            request = core.prepare(job, self.input_notice)
+            prepared = core.open_job(job, self.input_notice, self.recorder)
+            if prepared.hit is not None:
+                return core.finish(prepared, self.recorder, core.replay(prepared.hit))
+            assert prepared.request is not None
             with self._lock:
-                self._open[threading.get_ident()] = request
-            estimate = core.estimate_of(request)
+                self._open[threading.get_ident()] = prepared.request
+            estimate = core.estimate_of(prepared.request)
             shown = core.estimate_record(estimate, self.settings)
-            return core.record(job, self._send(request, estimate, item))
+            prepared.sent = True
+            return core.finish(prepared, self.recorder, self._send(prepared.request, estimate, item))
         except MimoError as e:
-            return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started, estimate=shown)
+            elapsed = self.clock.monotonic() - started
+            if prepared is not None and prepared.sent and e.kind is not Kind.BUDGET:  # sent, and failed
+                return core.finish(prepared, self.recorder, error=e, elapsed_s=elapsed, estimate=shown)
+            return core.record(job, error=e, elapsed_s=elapsed, estimate=shown)
         finally:
             with self._lock:
                 self._open.pop(threading.get_ident(), None)
-            if request is not None:
-                request.close()
+            if prepared is not None:
+                prepared.close()
             self._local.label = None
 
     def _send(self, request: ChatRequest, estimate: Any, item: Item) -> Any:
@@ -398,8 +408,9 @@ def execute(
     out = _open_output(output, resume, stdout)
     client = None
     abandoned = False
+    recorder = Recorder.open(settings, None if quiet else warn)
     try:
-        sender = Sender(settings, prompt, None, progress.message, clock, _budget(options.budget))
+        sender = Sender(settings, prompt, None, progress.message, clock, _budget(options.budget), recorder)
         sender.quiet = quiet
         runner = Runner(sender, out, options, progress, summary, clock.monotonic)
         if options.sidecar:  # an answer whose sidecar was lost is written again, not asked again
@@ -424,4 +435,6 @@ def execute(
             out.flush()
         if client is not None and not abandoned:
             client.close()
+        if not abandoned:
+            recorder.close()
     return Outcome(summary, abandoned, summary.stopped_by in (Kind.AUTH.value, Kind.QUOTA.value))

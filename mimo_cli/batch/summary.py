@@ -17,6 +17,7 @@ class Summary:
     done: int = 0
     failed: int = 0
     skipped: int = 0
+    cached: int = 0  # answered from the run log (--cache): nothing sent, no tokens
     not_started: int = 0
     abandoned: int = 0
     tokens: int = 0
@@ -38,6 +39,9 @@ class Summary:
             self.over_budget += 1
         else:
             self.failed += 1
+        if record.get("cached"):
+            self.cached += 1
+            return
         n = usage_numbers(record.get("usage"))
         self.prompt_tokens += n["prompt"] or 0
         self.completion_tokens += n["completion"] or 0
@@ -50,7 +54,8 @@ class Summary:
         return time.monotonic() - self.started
 
     def line(self) -> str:
-        parts = [f"{self.done:,} done", f"{self.failed:,} failed", f"{self.skipped:,} skipped"]
+        done = f"{self.done:,} done" + (f" ({self.cached:,} from the run log)" if self.cached else "")
+        parts = [done, f"{self.failed:,} failed", f"{self.skipped:,} skipped"]
         if self.not_started:
             parts.append(f"{self.not_started:,} not started")
         if self.abandoned:

@@ -7,7 +7,7 @@ fast as importing typer.
 """
 
 # each module registers its commands, in the order --help lists them
-from mimo_cli.cli import ask, info, config, batch  # noqa: F401, I001
+from mimo_cli.cli import ask, info, config, batch, logs  # noqa: F401, I001
 from mimo_cli.cli.app import app
 
 

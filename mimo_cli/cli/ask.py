@@ -11,60 +11,106 @@ from mimo_cli.errors import Kind, MimoError, usage_error
 
 
 def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Common, single: bool) -> None:
-    """Resolve the inputs, build one request, send it and render the answer (see :mod:`mimo_cli.core`)."""
+    """Resolve the inputs, build one request, send it (or take its answer from the run log with --cache),
+    render the answer and record it (see :mod:`mimo_cli.core`)."""
     from mimo_cli import core
-    from mimo_cli.render import answer
     from mimo_cli.render.console import info, print_json, status_line, use_utf8
+    from mimo_cli.runlog.recorder import NO_LOG, Recorder
 
     use_utf8()
     st = state(ctx)
     if opts.debug:
         st.debug = True
     started = st.clock.monotonic()
-    renderer: Any = None
-    status = None
-    request = None
+    prepared: core.Prepared | None = None
     job: core.Job | None = None
+    recorder = NO_LOG
+    status = None
     estimate = None
     try:
         settings = opts.settings()
-        job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single)
+        kind = "describe" if single else "ask"
+        job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single, kind=kind)
         status = status_line(opts.quiet)
-        request = core.prepare(job, notice_for(opts.quiet), info=None if opts.quiet else info, status=status)
-        estimate = core.estimate_of(request)
         if opts.dry_run:
-            from mimo_cli.render.reports import show_dry_run
-            from mimo_cli.transport.client import preview
-
-            shown = {**preview(request), "estimate": core.estimate_record(estimate, settings)}
-            show_dry_run(shown, opts.json_out, opts.quiet)
+            _dry_run(job, opts, status)
             return
-        core.require_key(settings)
-        as_data = settings.schema is not None
-        renderer = answer.make_renderer(job.record_input, opts.json_out, opts.reasoning, opts.quiet, as_data)
-        from mimo_cli.transport.client import Client
-
-        notice = notice_for(opts.quiet, dim=True)
-        structured = core.structured(settings, notice)
-        with Client(settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
-            result = core.send(
-                request, client, _after_status(status, renderer.delta), structured, estimate=estimate
-            )
-        if status is not None:
-            status(None)
-        renderer.finish(result)
+        recorder = Recorder.open(settings, notice_for(opts.quiet))
+        prepared = core.open_job(job, notice_for(opts.quiet), recorder,
+                                 info=None if opts.quiet else info, status=status)  # fmt: skip
+        if prepared.hit is None:
+            assert prepared.request is not None
+            estimate = core.estimate_of(prepared.request)
+            core.require_key(settings)
+        _answer(st, prepared, recorder, opts, status, estimate)
     except MimoError as e:
-        if opts.json_out and e.kind is not Kind.USAGE and job is not None:
+        if job is not None and e.kind is not Kind.USAGE:
+            elapsed = st.clock.monotonic() - started
             kept = core.estimate_record(estimate, job.settings) if estimate is not None else None
-            print_json(core.record(job, error=e, elapsed_s=st.clock.monotonic() - started, estimate=kept))
+            rec = None
+            if prepared is not None and prepared.sent:  # record the failure of a request that went out
+                rec = core.finish(prepared, recorder, error=e, elapsed_s=elapsed, estimate=kept)
+            if opts.json_out:
+                print_json(rec or core.record(job, error=e, elapsed_s=elapsed, estimate=kept))
         raise
     finally:
         if status is not None:
             status(None)
-        if renderer is not None:
-            renderer.stop()  # after an error: end open lines, keep a partial answer on screen
-        if request is not None:
-            request.close()
+        if prepared is not None:
+            prepared.close()
+        recorder.close()
+
+
+def _dry_run(job: Any, opts: Common, status: Any) -> None:
+    from mimo_cli import core
+    from mimo_cli.render.reports import show_dry_run
+    from mimo_cli.transport.client import preview
+
+    request = core.prepare(job, notice_for(opts.quiet), status=status)
+    try:
+        estimate = core.estimate_record(core.estimate_of(request), job.settings)
+        show_dry_run({**preview(request), "estimate": estimate}, opts.json_out, opts.quiet)
+    finally:
+        request.close()
+
+
+def _answer(st: Any, prepared: Any, recorder: Any, opts: Common, status: Any, estimate: Any) -> None:
+    """Show the answer as it streams (or as the run log holds it), and record it."""
+    from mimo_cli import core
+    from mimo_cli.render import answer
+
+    job = prepared.job
+    as_data = job.settings.schema is not None
+    renderer = answer.make_renderer(job.record_input, opts.json_out, opts.reasoning, opts.quiet, as_data)
+    try:
+        if prepared.hit is not None:
+            _from_log(prepared.hit, opts.quiet)
+            result = core.replay(prepared.hit)
+            answer.replay(renderer, result, core.finish(prepared, recorder, result))
+            return
+        from mimo_cli.transport.client import Client
+
+        notice = notice_for(opts.quiet, dim=True)
+        structured = core.structured(job.settings, notice)
+        with Client(job.settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
+            prepared.sent = True
+            on_delta = _after_status(status, renderer.delta)
+            result = core.send(prepared.request, client, on_delta, structured, estimate=estimate)
+        if status is not None:
+            status(None)
+        core.finish(prepared, recorder, result)
+        renderer.finish(result)
+    finally:
+        renderer.stop()  # after an error: end open lines, keep a partial answer on screen
+
+
+def _from_log(hit: dict[str, Any], quiet: bool) -> None:
+    if quiet:
+        return
+    from mimo_cli.render.console import info
+
+    when = str(hit.get("started_at") or "").replace("T", " ")[:19]
+    info(f"answered from the run log (request {hit.get('id')} of {when} UTC): nothing sent, 0 tokens")
 
 
 def _after_status(status: Any, on_delta: Any) -> Any:
@@ -93,7 +139,9 @@ Examples:
   mimo describe phone.mov --fit
   mimo describe talk.mkv --fit --start 1:00 --end 2:30
   mimo describe http://nas.local/v.mp4 --inline-url --fit
-  mimo describe clip.mp4 --dry-run"""
+  mimo describe clip.mp4 --dry-run
+  mimo describe clip.mp4 --cache     (the same request again: from the run log, nothing sent)
+  mimo describe private.mp4 --no-log"""
 )
 @with_common
 def describe(

@@ -31,6 +31,7 @@ Examples:
   mimo batch videos/ -o out.jsonl --dry-run --resume
   mimo batch videos/ --schema scene.schema.json -o scenes.jsonl
   mimo batch videos/ -o out.jsonl --budget 2000000
+  mimo batch videos/ -o out.jsonl --cache    (answers already in the run log are not asked again)
 \b
 Exit codes: 0 every input done (or skipped), 1 an input failed, 2 usage error, 3 authentication or
 quota problem (the batch stops at the first), 130 interrupted (--resume continues)."""

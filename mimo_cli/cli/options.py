@@ -287,6 +287,25 @@ class Common:
             rich_help_panel=OUT,
         ),
     ] = False
+    cache: Annotated[
+        bool | None,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Answer from the run log, sending nothing, when it holds an ok answer to the same request "
+            "(same content, span, model and options) [env: MIMO_CACHE; config: cache].",
+            show_default=False,
+            rich_help_panel=OUT,
+        ),
+    ] = None
+    log: Annotated[
+        bool | None,
+        typer.Option(
+            "--log/--no-log",
+            help="Record the request in the run log (mimo logs) [env: MIMO_LOG; config: log; default: on].",
+            show_default=False,
+            rich_help_panel=OUT,
+        ),
+    ] = None
     base_url: BaseUrlOption = None
     api_key: ApiKeyOption = None
     timeout: Annotated[
@@ -324,7 +343,8 @@ class Common:
             name: getattr(self, name)
             for name in ("model", "fps", "resolution", "preset", "prompt", "system", "max_tokens",
                          "temperature", "top_p", "thinking", "stream", "max_inline_mb", "force_mime",
-                         "fit", "start", "end", "inline_url", "base_url", "api_key", "timeout", "retries")
+                         "fit", "start", "end", "inline_url", "base_url", "api_key", "timeout", "retries",
+                         "log", "cache")
         }  # fmt: skip
         options.update(self.schema_options())
         return resolve_settings(options, self.config, self.profile)

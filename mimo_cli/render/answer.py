@@ -313,3 +313,18 @@ def make_renderer(
     if stdout_is_terminal():
         return TerminalRenderer(show_reasoning=reasoning is not False, quiet=quiet)
     return PlainRenderer(show_reasoning=bool(reasoning), quiet=quiet)
+
+
+def replay(renderer: PlainRenderer | TerminalRenderer | JsonRenderer | DataRenderer, result: Result,
+           record: dict[str, Any]) -> None:  # fmt: skip
+    """Show an answer taken from the run log as it was shown the first time (``--json``: its record,
+    with ``"cached": true``)."""
+    if isinstance(renderer, JsonRenderer):
+        print_json(record)
+        if not renderer.quiet:
+            length_warning(result)
+        return
+    if result.reasoning:
+        renderer.delta("reasoning", result.reasoning)
+    renderer.delta("content", result.answer)
+    renderer.finish(result)
