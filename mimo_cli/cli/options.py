@@ -75,6 +75,12 @@ ApiKeyOption = Annotated[
     typer.Option("--api-key", metavar="KEY", help="API key [env: MIMO_API_KEY].", show_default=False, rich_help_panel=CONN),
 ]  # fmt: skip
 
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option("--timeout", metavar="SECONDS", help="Seconds the request may take as a whole [default: 300].",
+                 show_default=False, rich_help_panel=CONN),
+]  # fmt: skip
+
 
 @dataclass
 class Common:
