@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mimo_cli.errors import usage_error
+from mimo_cli.redact import register_secret
 
 OFFICIAL_BASE_URL = "https://api.xiaomimimo.com/v1"
 TOKEN_PLAN_BASE_URL = "https://token-plan-cn.xiaomimimo.com/v1"
@@ -119,6 +120,40 @@ class Settings:
         }
 
 
+#: The largest values that make sense (larger ones overflow the timers and sizes they become).
+MAX_TIMEOUT = 86400.0  # seconds: a day
+MAX_INLINE_MB = 4096.0
+
+
+def url_credentials(url: str) -> tuple[str, str] | None:
+    """The ``user:password`` of a URL (``http://user:password@host/v1``), each registered as a secret."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
+    if "@" not in parts.netloc:
+        return None
+    userinfo = parts.netloc.rpartition("@")[0]
+    user, _, password = userinfo.partition(":")
+    for secret in (userinfo, password, urllib.parse.unquote(password)):
+        register_secret(secret)
+    return user, password
+
+
+def without_credentials(url: str) -> str:
+    """The URL with its ``user:password@`` left out (what may be shown of it)."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
+
+
 def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
     return {name: env[var] for name, var in ENVIRONMENT.items() if env.get(var)}
 
@@ -148,6 +183,7 @@ def resolve(
             TOKEN_PLAN_BASE_URL if isinstance(key, str) and key.startswith("tp-") else OFFICIAL_BASE_URL
         )
     merged["base_url"] = str(merged["base_url"]).rstrip("/")
+    url_credentials(merged["base_url"])  # a password in it is a secret, whatever happens next
     _validate(merged)
     return Settings(**merged)
 
@@ -192,7 +228,20 @@ _RANGES: dict[str, tuple[float, float | None]] = {
     "top_p": (0.01, 1),
     "max_tokens": (1, None),
     "retries": (0, 100),
+    "timeout": (0, MAX_TIMEOUT),  # (more than 0: below)
+    "max_inline_mb": (0, MAX_INLINE_MB),
 }
+
+
+def _check_url(url: str) -> str | None:
+    if url_credentials(url):
+        return (
+            f"must not hold a user name or password, got {without_credentials(url)!r} with user:***@ in "
+            "it: mimo sends the key (--api-key) as a Bearer header, and the URL's would replace it"
+        )
+    if not url.startswith(("http://", "https://")):
+        return f"must start with http:// or https://, got {url!r}"
+    return None
 
 
 def check_value(name: str, value: Any) -> str | None:
@@ -207,7 +256,9 @@ def check_value(name: str, value: Any) -> str | None:
     if kind is bool and not isinstance(value, bool):
         return f"must be true or false, got {value!r}"
     if kind is str and not isinstance(value, str):
-        return f"must be a string, got {value!r}"
+        # never an api_key's value: it may well be the key, in a list
+        shown = f"a {type(value).__name__}" if name == "api_key" else repr(value)
+        return f"must be a string, got {shown}"
     if kind in (int, float):
         if not math.isfinite(value):
             return f"must be a finite number, got {value!r}"
@@ -221,8 +272,8 @@ def check_value(name: str, value: Any) -> str | None:
             return f"must be more than 0{unit}, got {value:g}"
     if name == "resolution" and value not in RESOLUTIONS:
         return f"must be one of {', '.join(RESOLUTIONS)}, got {value!r}"
-    if name == "base_url" and not str(value).startswith(("http://", "https://")):
-        return f"must start with http:// or https://, got {value!r}"
+    if name == "base_url":
+        return _check_url(str(value))
     if name in ("model", "api_key", "preset") and not value.strip():
         return "must not be empty"
     return None
