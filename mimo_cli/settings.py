@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "timeout": 300.0,
     "retries": 3,
     "max_inline_mb": 10.0,
+    "max_download_mb": 2048.0,
     "preset": "detailed",
 }
 
@@ -59,6 +60,7 @@ PROFILE_KEYS: dict[str, type] = {
     "timeout": float,
     "retries": int,
     "max_inline_mb": float,
+    "max_download_mb": float,
 }
 
 #: How each setting is named on the command line (for error messages).
@@ -85,6 +87,7 @@ class Settings:
     timeout: float = 300.0
     retries: int = 3
     max_inline_mb: float = 10.0
+    max_download_mb: float = 2048.0  # the most copied to a temporary file for ffmpeg (--fit, --start/--end)
     force_mime: str | None = None
     fit: bool = False  # convert a local video that is too large or of another container (needs ffmpeg)
     start: float | None = None  # seconds: send only the span from here (needs ffmpeg)
@@ -100,6 +103,15 @@ class Settings:
     def inline_limit(self) -> int:
         """The largest data URI, in characters, that may be sent inline."""
         return int(self.max_inline_mb * 1024 * 1024)
+
+    @property
+    def spool_limit(self) -> int:
+        """The most bytes of a download or of standard input copied to a temporary file: what ffmpeg may
+        take (--max-download-mb) when it converts or cuts, else the largest video an inline URI holds."""
+        if self.fit or self.cutting:
+            return int(self.max_download_mb * 1024 * 1024)
+        room = self.inline_limit - len("data:video/mp4;base64,")
+        return max(0, room // 4 * 3)
 
     @property
     def cutting(self) -> bool:
@@ -123,6 +135,7 @@ class Settings:
 #: The largest values that make sense (larger ones overflow the timers and sizes they become).
 MAX_TIMEOUT = 86400.0  # seconds: a day
 MAX_INLINE_MB = 4096.0
+MAX_DOWNLOAD_MB = 1024.0 * 1024  # a TiB
 
 
 def url_credentials(url: str) -> tuple[str, str] | None:
@@ -230,6 +243,7 @@ _RANGES: dict[str, tuple[float, float | None]] = {
     "retries": (0, 100),
     "timeout": (0, MAX_TIMEOUT),  # (more than 0: below)
     "max_inline_mb": (0, MAX_INLINE_MB),
+    "max_download_mb": (0, MAX_DOWNLOAD_MB),
 }
 
 
@@ -267,7 +281,7 @@ def check_value(name: str, value: Any) -> str | None:
             if value < low or (high is not None and value > high):
                 bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
                 return f"must be {bound}, got {value:g}"
-        if name in ("timeout", "max_inline_mb") and value <= 0:
+        if name in ("timeout", "max_inline_mb", "max_download_mb") and value <= 0:
             unit = " seconds" if name == "timeout" else ""
             return f"must be more than 0{unit}, got {value:g}"
     if name == "resolution" and value not in RESOLUTIONS:

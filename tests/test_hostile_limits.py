@@ -35,7 +35,6 @@ from hostile import (
 )
 
 CLIP = str(FIXTURES / "clip.mp4")
-XFAIL = pytest.mark.xfail(strict=True, reason="issue 10")
 MEMORY_MB = 200  # far above what mimo needs (about 60 MB), far below what an unbounded buffer reaches
 NEEDS_FFMPEG = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 LIMIT = re.compile(r"\b\d+(?:\.\d+)? [KMG]i?B\b")  # a limit, named with its size: "over the 8 MiB limit"
@@ -85,7 +84,6 @@ BODIES = {
 }  # fmt: skip
 
 
-@XFAIL
 @pytest.mark.parametrize("name", sorted(BODIES))
 def test_a_response_with_no_end_is_cut_at_a_stated_limit(tmp_path: Path, name: str) -> None:
     behaviour, words = BODIES[name]
@@ -97,7 +95,6 @@ def test_a_response_with_no_end_is_cut_at_a_stated_limit(tmp_path: Path, name: s
     assert child.elapsed < 8, f"{child.elapsed:.1f} s: ended by the deadline, not by the limit"
 
 
-@XFAIL
 @pytest.mark.parametrize("command", [["models"], ["models", "--json"], ["doctor"]])
 @pytest.mark.parametrize("bomb", ["gzip", "huge"])
 def test_a_models_list_with_no_end_is_cut_at_a_stated_limit(
@@ -135,7 +132,6 @@ SLOW_MODELS = {
 TIMEOUTS = {"option": ["--timeout", "1"], "config": []}
 
 
-@XFAIL
 @pytest.mark.parametrize("how", sorted(TIMEOUTS))
 @pytest.mark.parametrize("command", ["models", "doctor"])
 @pytest.mark.parametrize("slow", sorted(SLOW_MODELS))
@@ -160,7 +156,6 @@ FINISHED = {
 }  # fmt: skip
 
 
-@XFAIL
 @pytest.mark.parametrize("name", sorted(FINISHED))
 def test_a_finished_stream_held_open_keeps_its_answer(mimo: Any, name: str) -> None:
     with Hostile(chat=sse(FINISHED[name], done=False, hold=15)) as srv:
@@ -186,7 +181,6 @@ def test_a_stream_cut_before_its_finish_is_still_an_error(mimo: Any) -> None:
 # -- --inline-url: a download bounded in time, in size and on disk ----------------------------------------
 
 
-@XFAIL
 def test_a_trickling_download_ends_at_the_timeout_and_leaves_nothing(tmp_path: Path) -> None:
     data = Path(CLIP).read_bytes()
     video = trickle(data[:4096], b"\0", every=0.05, content_type="video/mp4")
@@ -208,7 +202,6 @@ def test_a_gzip_bomb_download_stops_at_the_inline_limit(tmp_path: Path) -> None:
     assert child.hwm_mb < MEMORY_MB and leftovers(tmp_path) == []
 
 
-@XFAIL
 @NEEDS_FFMPEG
 def test_a_gzip_bomb_download_with_fit_stops_at_max_download_mb(tmp_path: Path) -> None:
     head = Path(CLIP).read_bytes()[:4096]
@@ -229,7 +222,6 @@ STDIN_CASES = {
 }
 
 
-@XFAIL
 @pytest.mark.parametrize("name", sorted(STDIN_CASES))
 def test_standard_input_with_no_end_is_cut_at_a_stated_limit(tmp_path: Path, name: str) -> None:
     args, option, fit = STDIN_CASES[name]
@@ -263,7 +255,6 @@ OVERFLOWS = {
 }
 
 
-@XFAIL
 @pytest.mark.parametrize("name", sorted(OVERFLOWS))
 def test_values_that_overflow_are_usage_errors(mimo: Any, tmp_path: Path, name: str) -> None:
     args, line, word = OVERFLOWS[name]
@@ -288,7 +279,6 @@ NESTED = {
 }
 
 
-@XFAIL
 @pytest.mark.parametrize("name", sorted(NESTED))
 def test_a_config_nested_100000_deep_is_a_usage_error(mimo: Any, tmp_path: Path, name: str) -> None:
     config = tmp_path / "config.toml"

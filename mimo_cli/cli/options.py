@@ -191,6 +191,16 @@ class Common:
             rich_help_panel=INP,
         ),
     ] = None
+    max_download_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-download-mb",
+            metavar="MIB",
+            help="With --fit or --start/--end: the most of a --inline-url download or of standard input "
+            "copied here before ffmpeg, in MiB [default: 2048].",
+            rich_help_panel=INP,
+        ),
+    ] = None
     force_mime: Annotated[
         str | None,
         typer.Option(
@@ -329,7 +339,7 @@ class Common:
         options = {
             name: getattr(self, name)
             for name in ("model", "fps", "resolution", "preset", "prompt", "system", "max_tokens",
-                         "temperature", "top_p", "thinking", "stream", "max_inline_mb", "force_mime",
+                         "temperature", "top_p", "thinking", "stream", "max_inline_mb", "max_download_mb", "force_mime",
                          "fit", "start", "end", "inline_url", "base_url", "api_key", "timeout", "retries")
         }  # fmt: skip
         options.update(self.schema_options())
