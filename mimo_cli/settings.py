@@ -135,7 +135,7 @@ class Settings:
 #: The largest values that make sense (larger ones overflow the timers and sizes they become).
 MAX_TIMEOUT = 86400.0  # seconds: a day
 MAX_INLINE_MB = 4096.0
-MAX_DOWNLOAD_MB = 1024.0 * 1024  # a TiB
+MAX_DOWNLOAD_MB = 1_000_000.0  # a TB
 
 
 def url_credentials(url: str) -> tuple[str, str] | None:
@@ -279,7 +279,7 @@ def check_value(name: str, value: Any) -> str | None:
         if name in _RANGES:
             low, high = _RANGES[name]
             if value < low or (high is not None and value > high):
-                bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+                bound = f"between {low:g} and {high:,.10g}" if high is not None else f"at least {low:g}"
                 return f"must be {bound}, got {value:g}"
         if name in ("timeout", "max_inline_mb", "max_download_mb") and value <= 0:
             unit = " seconds" if name == "timeout" else ""

@@ -30,7 +30,11 @@ MAX_MODELS = 16 * MIB
 
 
 def size(limit: int) -> str:
-    return f"{limit / MIB:g} MiB"
+    """``8 MiB``, ``1 KiB``, or ``1,000 bytes``."""
+    for unit, n in (("MiB", MIB), ("KiB", 1024)):
+        if limit >= n and limit % n == 0:
+            return f"{limit // n} {unit}"
+    return f"{limit:,} bytes"
 
 
 def too_large(what: str, limit: int, status: int | None = 200) -> MimoError:
