@@ -288,3 +288,13 @@ def test_a_key_of_the_wrong_type_in_the_config_is_never_shown(mimo: Any, tmp_pat
         assert not leaks(run.output, CONFIG_KEY), run.output
         assert "Traceback" not in run.output and "api_key" in run.output
     assert runs[0].exit_code == 2 and runs[0].stderr.startswith("error: ")
+
+
+def test_a_key_split_by_a_sequence_across_streamed_chunks_is_masked(mimo: Any) -> None:
+    pieces = [KEY[:10] + "\x1b[", "0m" + KEY[10:20], "\x1b]0;", "owned\x07" + KEY[20:] + " end"]
+    events = [chunk({"content": "key: " + pieces[0]}), *[chunk({"content": p}) for p in pieces[1:]]]
+    with Hostile(chat=sse([*events, chunk({}, "stop")])) as srv:
+        run = mimo("describe", CLIP, env={"MIMO_BASE_URL": srv.url})
+        tty = mimo("describe", CLIP, env={"MIMO_BASE_URL": srv.url, "TTY_COMPATIBLE": "1", "NO_COLOR": "1"})
+    assert run.exit_code == 0 and run.stdout == "key: *** end\n"
+    assert not leaks(tty.output, KEY) and "\x1b]" not in tty.output
