@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mimo_cli.inputs.video import Video
     from mimo_cli.settings import Settings
 
+
 class _Late(Exception):
     """The download's deadline passed between two chunks."""
 
