@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mimo_cli.errors import usage_error
 from mimo_cli.fsutil import write_atomically
 from mimo_cli.redact import register_secret
-from mimo_cli.settings import DEFAULT_PROFILE, PROFILE_KEYS, Settings, check_value, resolve
+from mimo_cli.settings import DEFAULT_PROFILE, PROFILE_KEYS, Settings, check_value, resolve, url_credentials
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -69,6 +69,10 @@ def read_config(path: Path) -> dict[str, Any]:
         raise usage_error(f"cannot read the config file {path}: {e.strerror or e}") from None
     try:
         return _toml_loads(text)
+    except RecursionError:
+        raise usage_error(
+            f"the config file {path} does not parse: it is nested too deep (arrays or tables in one another)"
+        ) from None
     except ValueError as e:  # tomllib.TOMLDecodeError
         message = str(e)
         found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
@@ -156,13 +160,23 @@ class Config:
         return values
 
 
+def _register_secrets(value: Any, depth: int = 0) -> None:
+    """A key, or every string in a key of the wrong type (``api_key = ["sk-…"]``), becomes a secret."""
+    if isinstance(value, str):
+        register_secret(value)
+    elif isinstance(value, (list, dict)) and depth < 20:
+        for item in value.values() if isinstance(value, dict) else value:
+            _register_secrets(item, depth + 1)
+
+
 def load_config(path: Path, validate: bool = True) -> Config:
     """Read (and unless told otherwise validate) the config file; every key it holds becomes a secret."""
     data = read_config(path)
     config = Config(path, data)
     for profile in config.profiles.values():
-        if isinstance(profile, dict) and isinstance(profile.get("api_key"), str):
-            register_secret(profile["api_key"])
+        _register_secrets(profile.get("api_key"))
+        if isinstance(profile.get("base_url"), str):
+            url_credentials(profile["base_url"])
     if validate:
         check_config(path, data)
     return config

@@ -88,7 +88,7 @@ def run_checks(
     else:
         checks.append(Check("API key", PROBLEM, "no API key is set",
                             "export MIMO_API_KEY=sk-..., or save it in the config file: mimo config set api_key"))  # fmt: skip
-    models = check_endpoint(settings, checks)
+    models = check_endpoint(settings, checks, quick=options.get("timeout") is None)
     if models is not None:
         ids = [str(m.get("id", "")) for m in models]
         if settings.model in ids:
@@ -102,14 +102,18 @@ def run_checks(
     return checks
 
 
-def check_endpoint(settings: Settings, checks: list[Check]) -> list[dict[str, Any]] | None:
+def check_endpoint(
+    settings: Settings, checks: list[Check], quick: bool = True
+) -> list[dict[str, Any]] | None:
     """Does the base URL answer? Appends its check (and a model check when it cannot list models)."""
     from mimo_cli.transport.client import Client
 
-    quick = dataclasses.replace(settings, timeout=min(settings.timeout, DOCTOR_TIMEOUT))
+    # doctor answers within DOCTOR_TIMEOUT unless its own --timeout says otherwise
+    timeout = min(settings.timeout, DOCTOR_TIMEOUT) if quick else settings.timeout
+    checked = dataclasses.replace(settings, timeout=timeout)
     url = settings.base_url
     try:
-        with Client(quick) as client:
+        with Client(checked) as client:
             models = client.models()
     except MimoError as e:
         if e.kind in (Kind.NETWORK, Kind.TIMEOUT):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mimo_cli.errors import usage_error
+from mimo_cli.redact import register_secret
 
 OFFICIAL_BASE_URL = "https://api.xiaomimimo.com/v1"
 TOKEN_PLAN_BASE_URL = "https://token-plan-cn.xiaomimimo.com/v1"
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "timeout": 300.0,
     "retries": 3,
     "max_inline_mb": 10.0,
+    "max_download_mb": 2048.0,
     "preset": "detailed",
     "currency": "¥",
     "log": True,
@@ -68,6 +70,7 @@ PROFILE_KEYS: dict[str, type] = {
     "currency": str,
     "log": bool,
     "cache": bool,
+    "max_download_mb": float,
 }
 
 #: How each setting is named on the command line (for error messages).
@@ -94,6 +97,7 @@ class Settings:
     timeout: float = 300.0
     retries: int = 3
     max_inline_mb: float = 10.0
+    max_download_mb: float = 2048.0  # the most copied to a temporary file for ffmpeg (--fit, --start/--end)
     force_mime: str | None = None
     fit: bool = False  # convert a local video that is too large or of another container (needs ffmpeg)
     start: float | None = None  # seconds: send only the span from here (needs ffmpeg)
@@ -116,6 +120,15 @@ class Settings:
         return int(self.max_inline_mb * 1024 * 1024)
 
     @property
+    def spool_limit(self) -> int:
+        """The most bytes of a download or of standard input copied to a temporary file: what ffmpeg may
+        take (--max-download-mb) when it converts or cuts, else the largest video an inline URI holds."""
+        if self.fit or self.cutting:
+            return int(self.max_download_mb * 1024 * 1024)
+        room = self.inline_limit - len("data:video/mp4;base64,")
+        return max(0, room // 4 * 3)
+
+    @property
     def cutting(self) -> bool:
         """Whether --start or --end asks for a part of the video."""
         return self.start is not None or self.end is not None
@@ -132,6 +145,41 @@ class Settings:
             "thinking": self.thinking,
             "system": self.system,
         }
+
+
+#: The largest values that make sense (larger ones overflow the timers and sizes they become).
+MAX_TIMEOUT = 86400.0  # seconds: a day
+MAX_INLINE_MB = 4096.0
+MAX_DOWNLOAD_MB = 1_000_000.0  # a TB
+
+
+def url_credentials(url: str) -> tuple[str, str] | None:
+    """The ``user:password`` of a URL (``http://user:password@host/v1``), each registered as a secret."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return None
+    if "@" not in parts.netloc:
+        return None
+    userinfo = parts.netloc.rpartition("@")[0]
+    user, _, password = userinfo.partition(":")
+    for secret in (userinfo, password, urllib.parse.unquote(password)):
+        register_secret(secret)
+    return user, password
+
+
+def without_credentials(url: str) -> str:
+    """The URL with its ``user:password@`` left out (what may be shown of it)."""
+    import urllib.parse
+
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
 
 
 def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
@@ -170,6 +218,7 @@ def resolve(
             TOKEN_PLAN_BASE_URL if isinstance(key, str) and key.startswith("tp-") else OFFICIAL_BASE_URL
         )
     merged["base_url"] = str(merged["base_url"]).rstrip("/")
+    url_credentials(merged["base_url"])  # a password in it is a secret, whatever happens next
     _validate(merged)
     return Settings(**merged)
 
@@ -216,7 +265,21 @@ _RANGES: dict[str, tuple[float, float | None]] = {
     "retries": (0, 100),
     "price_input": (0, None),
     "price_output": (0, None),
+    "timeout": (0, MAX_TIMEOUT),  # (more than 0: below)
+    "max_inline_mb": (0, MAX_INLINE_MB),
+    "max_download_mb": (0, MAX_DOWNLOAD_MB),
 }
+
+
+def _check_url(url: str) -> str | None:
+    if url_credentials(url):
+        return (
+            f"must not hold a user name or password, got {without_credentials(url)!r} with user:***@ in "
+            "it: mimo sends the key (--api-key) as a Bearer header, and the URL's would replace it"
+        )
+    if not url.startswith(("http://", "https://")):
+        return f"must start with http:// or https://, got {url!r}"
+    return None
 
 
 def check_value(name: str, value: Any) -> str | None:
@@ -231,22 +294,24 @@ def check_value(name: str, value: Any) -> str | None:
     if kind is bool and not isinstance(value, bool):
         return f"must be true or false, got {value!r}"
     if kind is str and not isinstance(value, str):
-        return f"must be a string, got {value!r}"
+        # never an api_key's value: it may well be the key, in a list
+        shown = f"a {type(value).__name__}" if name == "api_key" else repr(value)
+        return f"must be a string, got {shown}"
     if kind in (int, float):
         if not math.isfinite(value):
             return f"must be a finite number, got {value!r}"
         if name in _RANGES:
             low, high = _RANGES[name]
             if value < low or (high is not None and value > high):
-                bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+                bound = f"between {low:g} and {high:,.10g}" if high is not None else f"at least {low:g}"
                 return f"must be {bound}, got {value:g}"
-        if name in ("timeout", "max_inline_mb") and value <= 0:
+        if name in ("timeout", "max_inline_mb", "max_download_mb") and value <= 0:
             unit = " seconds" if name == "timeout" else ""
             return f"must be more than 0{unit}, got {value:g}"
     if name == "resolution" and value not in RESOLUTIONS:
         return f"must be one of {', '.join(RESOLUTIONS)}, got {value!r}"
-    if name == "base_url" and not str(value).startswith(("http://", "https://")):
-        return f"must start with http:// or https://, got {value!r}"
+    if name == "base_url":
+        return _check_url(str(value))
     if name in ("model", "api_key", "preset", "currency") and not value.strip():
         return "must not be empty"
     return None

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 #: Settings that do not change the answer, so they are not part of the fingerprint.
 NOT_FINGERPRINTED = {"api_key", "base_url", "timeout", "retries", "stream", "presets", "preset", "prompt",
-                     "max_inline_mb", "key_profiles", "schema_retries", "log", "cache"}  # fmt: skip
+                     "max_inline_mb", "key_profiles", "schema_retries", "log", "cache", "max_download_mb"}  # fmt: skip
 FINGERPRINT_VERSION = 1
 
 # -- fingerprints and resume ------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from mimo_cli.cli.app import app
 from mimo_cli.cli.options import ConfigOption, ProfileOption
 from mimo_cli.errors import usage_error
 from mimo_cli.redact import register_secret
-from mimo_cli.settings import mask_key
+from mimo_cli.settings import mask_key, without_credentials
 
 config_app = typer.Typer(
     name="config",
@@ -74,8 +74,10 @@ def config_show(profile: ProfileOption = None, config: ConfigOption = None) -> N
 def _masked(data: Any, key: str = "") -> Any:
     if isinstance(data, dict):
         return {k: _masked(v, k) for k, v in data.items()}
-    if key == "api_key" and isinstance(data, str):
-        return mask_key(data)
+    if key == "api_key":
+        return mask_key(data) if isinstance(data, str) else "(not a string: masked)"
+    if key == "base_url" and isinstance(data, str):
+        return without_credentials(data)
     return data
 
 

@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 
 from mimo_cli.cli.app import COMPLETE_VAR, app, state
-from mimo_cli.cli.options import ApiKeyOption, BaseUrlOption, ConfigOption, ProfileOption, resolve_settings
+from mimo_cli.cli.options import (
+    ApiKeyOption,
+    BaseUrlOption,
+    ConfigOption,
+    ProfileOption,
+    TimeoutOption,
+    resolve_settings,
+)
 from mimo_cli.errors import ExitCode
 from mimo_cli.redact import register_secret
 
@@ -65,13 +72,15 @@ Examples:
   mimo models
   mimo models --json | jq -r '.[].id'
   mimo models --profile dmxapi
-  mimo models --base-url http://localhost:8000/v1 --api-key none"""
+  mimo models --base-url http://localhost:8000/v1 --api-key none
+  mimo models --timeout 10"""
 )
 def models(
     ctx: typer.Context,
     json_out: JsonOption = False,
     base_url: BaseUrlOption = None,
     api_key: ApiKeyOption = None,
+    timeout: TimeoutOption = None,
     profile: ProfileOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -84,7 +93,9 @@ def models(
     from mimo_cli.render.reports import models_table
     from mimo_cli.transport.client import Client
 
-    settings = resolve_settings({"base_url": base_url, "api_key": api_key}, config, profile)
+    settings = resolve_settings(
+        {"base_url": base_url, "api_key": api_key, "timeout": timeout}, config, profile
+    )
     require_key(settings)
     with Client(settings, clock=state(ctx).clock) as client:
         items = client.models()
@@ -99,11 +110,13 @@ def models(
 Examples:
   mimo doctor
   mimo doctor --profile dmxapi
-  MIMO_API_KEY=sk-... mimo doctor --base-url https://api.xiaomimimo.com/v1"""
+  MIMO_API_KEY=sk-... mimo doctor --base-url https://api.xiaomimimo.com/v1
+  mimo doctor --timeout 60      (the endpoint check takes at most 15 s unless told)"""
 )
 def doctor(
     base_url: BaseUrlOption = None,
     api_key: ApiKeyOption = None,
+    timeout: TimeoutOption = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -126,7 +139,9 @@ def doctor(
 
     register_secret(api_key)
     checks = run_checks(
-        {"base_url": base_url, "api_key": api_key, "model": model}, config=config, profile=profile
+        {"base_url": base_url, "api_key": api_key, "model": model, "timeout": timeout},
+        config=config,
+        profile=profile,
     )
     return ExitCode.FAILED if doctor_report(checks) else None
 

@@ -75,6 +75,12 @@ ApiKeyOption = Annotated[
     typer.Option("--api-key", metavar="KEY", help="API key [env: MIMO_API_KEY].", show_default=False, rich_help_panel=CONN),
 ]  # fmt: skip
 
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option("--timeout", metavar="SECONDS", help="Seconds the request may take as a whole [default: 300].",
+                 show_default=False, rich_help_panel=CONN),
+]  # fmt: skip
+
 
 @dataclass
 class Common:
@@ -182,6 +188,16 @@ class Common:
             "--max-inline-mb",
             metavar="MIB",
             help="Largest inline data URI, in MiB [default: 10].",
+            rich_help_panel=INP,
+        ),
+    ] = None
+    max_download_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-download-mb",
+            metavar="MIB",
+            help="With --fit or --start/--end: the most of a --inline-url download or of standard input "
+            "copied here before ffmpeg, in MiB [default: 2048].",
             rich_help_panel=INP,
         ),
     ] = None
@@ -342,7 +358,7 @@ class Common:
         options = {
             name: getattr(self, name)
             for name in ("model", "fps", "resolution", "preset", "prompt", "system", "max_tokens",
-                         "temperature", "top_p", "thinking", "stream", "max_inline_mb", "force_mime",
+                         "temperature", "top_p", "thinking", "stream", "max_inline_mb", "max_download_mb", "force_mime",
                          "fit", "start", "end", "inline_url", "base_url", "api_key", "timeout", "retries",
                          "log", "cache")
         }  # fmt: skip

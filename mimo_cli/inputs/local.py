@@ -5,7 +5,6 @@ of an accepted container, small enough once base64-encoded (from its size: nothi
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import sys
 from typing import IO, TYPE_CHECKING
@@ -16,6 +15,7 @@ from mimo_cli.inputs.tempfiles import release_temp, temp_file
 from mimo_cli.inputs.video import Video, human_size, largest_fitting
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from mimo_cli.callbacks import Notice
@@ -93,7 +93,8 @@ def local_file(
 
 
 def spool_stdin(stdin: IO[bytes] | None, settings: Settings, notice: Notice | None) -> Video:
-    """Copy standard input to a temporary file (constant memory), then check it like a local file."""
+    """Copy standard input to a temporary file (constant memory, at most :attr:`Settings.spool_limit`
+    bytes: ``mimo describe - < /dev/zero`` stops there), then check it like a local file."""
     source = stdin if stdin is not None else sys.stdin.buffer
     if source.isatty():
         raise input_error(
@@ -103,7 +104,7 @@ def spool_stdin(stdin: IO[bytes] | None, settings: Settings, notice: Notice | No
     path = temp_file("stdin-")
     try:
         with open(path, "wb") as out:
-            shutil.copyfileobj(source, out, 1024 * 1024)
+            copy_capped(source.read, out, settings, "standard input")
         if path.stat().st_size == 0:
             raise input_error(
                 "standard input is empty", "pipe a video into it: cat clip.mp4 | mimo describe -"
@@ -112,3 +113,36 @@ def spool_stdin(stdin: IO[bytes] | None, settings: Settings, notice: Notice | No
         release_temp(path)
         raise
     return local_file(path, "-", settings, notice, temporary=True)
+
+
+SPOOL_CHUNK = 1024 * 1024
+
+
+def too_much(what: str, settings: Settings) -> Exception:
+    """The input error of a download or of standard input that passed :attr:`Settings.spool_limit`."""
+    cap = settings.spool_limit
+    if settings.fit or settings.cutting:
+        return input_error(
+            f"{what} is over {human_size(cap)}, the most mimo copies here for ffmpeg (--max-download-mb "
+            f"{settings.max_download_mb:g})",
+            "raise --max-download-mb, or cut the video before you send it",
+        )
+    return input_error(
+        f"{what} is too large to send inline: over {human_size(cap)} of video, which makes a data URI over "
+        f"the {human_size(settings.inline_limit)} limit (--max-inline-mb {settings.max_inline_mb:g})",
+        TOO_LARGE_HINT,
+    )
+
+
+def copy_capped(read: Callable[[int], bytes], out: IO[bytes], settings: Settings, what: str) -> None:
+    """Copy what ``read`` gives to ``out`` until it ends; more than the spool limit is :func:`too_much`."""
+    cap = settings.spool_limit
+    copied = 0
+    while True:
+        chunk = read(SPOOL_CHUNK)
+        if not chunk:
+            return
+        copied += len(chunk)
+        if copied > cap:
+            raise too_much(what, settings)
+        out.write(chunk)

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
-from mimo_cli.redact import redact
+from mimo_cli.redact import redact, strip_controls
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -66,6 +66,9 @@ def _write_plain(text: str) -> None:
 
 
 def _line(label: str, style: str, message: str) -> None:
+    message = strip_controls(
+        message
+    )  # a file name or a server's text: no escape sequence reaches the terminal
     if _plain(sys.stderr):
         _write_plain(f"{label}: {redact(message)}")
         return
@@ -90,6 +93,7 @@ def warning(message: str, hint: str | None = None) -> None:
 
 
 def info(message: str) -> None:
+    message = strip_controls(message)
     if _plain(sys.stderr):
         _write_plain(redact(message))
         return

@@ -7,7 +7,7 @@ import threading
 from typing import IO, Any
 
 from mimo_cli.batch.summary import NullProgress, Progress, Summary, skipping_line
-from mimo_cli.redact import redact
+from mimo_cli.redact import redact, strip_controls
 from mimo_cli.result import usage_numbers
 
 
@@ -32,7 +32,7 @@ class LineProgress:
     def _write(self, text: str) -> None:
         stream = self.stream or sys.stderr
         with self._lock:
-            stream.write(redact(text) + "\n")
+            stream.write(redact(strip_controls(text)) + "\n")
             stream.flush()
 
     def start(self, total: int, skipped: int) -> None:
@@ -92,7 +92,7 @@ class RichProgress:
         )
 
     def message(self, text: str) -> None:
-        self.bar.console.print(redact(text), markup=False, highlight=False, soft_wrap=True)
+        self.bar.console.print(redact(strip_controls(text)), markup=False, highlight=False, soft_wrap=True)
 
     def stop(self) -> None:
         self.bar.stop()

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from mimo_cli.errors import Kind, MimoError
-from mimo_cli.redact import redact
+from mimo_cli.redact import redact, shown, strip_controls
 from mimo_cli.transport.retry import retry_after
 
 if TYPE_CHECKING:
@@ -84,7 +84,12 @@ _CERTIFICATE = re.compile(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|
 
 
 def excerpt(text: str, limit: int = 200) -> str:
-    """A short, cleaned, one-line excerpt of a (possibly HTML) body: an HTML page gives its title."""
+    """A short, cleaned, one-line excerpt of a (possibly HTML) body: an HTML page gives its title.
+
+    Redacted before it is cut (a key that straddles the cut is still the key), without control
+    characters or escape sequences: it is shown as it is.
+    """
+    text = strip_controls(text)
     text = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>|<!--.*?-->", " ", text)
     for tag in ("title", "h1"):
         found = re.search(rf"(?is)<{tag}[^>]*>(.*?)</{tag}\s*>", text)
@@ -92,8 +97,7 @@ def excerpt(text: str, limit: int = 200) -> str:
             text = found.group(1)
             break
     text = html.unescape(re.sub(r"(?s)<[^>]*>", " ", text))
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return shown(" ".join(text.split()), limit)
 
 
 def _looks_html(body: str) -> bool:
@@ -232,21 +236,21 @@ def http_error(status: int, body: str, headers: Any = None, *, model: str | None
         hint = STATUS_HINTS.get(status) if kind in (Kind.BAD_REQUEST, Kind.SERVER) else None
         hint = hint or HINTS.get(kind)
     phrase = _phrase(status)
-    shown = f"HTTP {status}: {message}" if message else f"HTTP {status} {phrase}".rstrip()
+    text_shown = f"HTTP {status}: {message}" if message else f"HTTP {status} {phrase}".rstrip()
     return MimoError(
         kind,
-        redact(shown),
+        redact(text_shown),
         redact(hint) if hint else None,
         http_status=status,
         retryable=retry,
         retry_after=retry_after(headers),
-        request_id=redact(request_id) if request_id else None,
+        request_id=shown(request_id, 200) if request_id else None,
     )
 
 
 def bad_response(message: str, status: int | None = 200, *, retryable: bool = False) -> MimoError:
     return MimoError(
-        Kind.BAD_RESPONSE, redact(message), HINTS[Kind.BAD_RESPONSE], http_status=status, retryable=retryable
+        Kind.BAD_RESPONSE, shown(message), HINTS[Kind.BAD_RESPONSE], http_status=status, retryable=retryable
     )
 
 

@@ -6,12 +6,13 @@ lines to the ``debug`` callback, streamed text to the ``on_delta`` callback of :
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from mimo_cli import __version__
 from mimo_cli.clock import REAL, Clock
 from mimo_cli.errors import Kind, MimoError, usage_error
-from mimo_cli.redact import StreamRedactor, redact, register_secret
+from mimo_cli.redact import StreamCleaner, StreamRedactor, redact, register_secret, shown, strip_controls
 from mimo_cli.settings import Settings, mask_key
 from mimo_cli.transport import tls
 from mimo_cli.transport.classify import (
@@ -24,6 +25,7 @@ from mimo_cli.transport.classify import (
     http_error,
 )
 from mimo_cli.transport.deadline import CONNECT_TIMEOUT, Deadline, _Expired
+from mimo_cli.transport.limits import MAX_MODELS, read_capped
 from mimo_cli.transport.response import _read_limited, read_body
 from mimo_cli.transport.retry import retry_wait
 
@@ -160,12 +162,14 @@ class Client:
         """
         started = self.clock.monotonic()
         redactors = {"reasoning": StreamRedactor(), "content": StreamRedactor()}
+        cleaners = {"reasoning": StreamCleaner(), "content": StreamCleaner()}
         emitted = False
 
         def forward(kind: str, text: str) -> None:
             nonlocal emitted
             emitted = True
-            safe = redactors.setdefault(kind, StreamRedactor()).feed(text)
+            clean = cleaners.setdefault(kind, StreamCleaner()).feed(text)
+            safe = redactors.setdefault(kind, StreamRedactor()).feed(clean)
             if safe and on_delta is not None:
                 on_delta(kind, safe)
 
@@ -182,13 +186,13 @@ class Client:
                 self.clock.sleep(wait)
                 continue
             for kind, redactor in redactors.items():
-                rest = redactor.flush()
+                rest = redactor.feed(cleaners[kind].flush()) + redactor.flush()
                 if rest and on_delta is not None:
                     on_delta(kind, rest)
-            result.answer = redact(result.answer)
-            result.reasoning = redact(result.reasoning)
-            result.request_id = redact(result.request_id) if result.request_id else None
-            result.model = redact(result.model)
+            result.answer = redact(strip_controls(result.answer))
+            result.reasoning = redact(strip_controls(result.reasoning))
+            result.request_id = shown(result.request_id, 200) if result.request_id else None
+            result.model = shown(result.model, 200)
             result.attempts = attempt
             result.elapsed_s = self.clock.monotonic() - started
             return result
@@ -206,7 +210,7 @@ class Client:
     def _log(self, lines: Iterable[str]) -> None:
         if self.debug is not None:
             for line in lines:
-                self.debug(redact(line))
+                self.debug(shown(line))
 
     def _attempt(self, request: ChatRequest, on_delta: OnDelta, attempt: int, total: int) -> Result:
         import httpx
@@ -302,32 +306,63 @@ class Client:
         return result
 
     def models(self) -> list[dict[str, Any]]:
-        """GET {base_url}/models: the models the endpoint lists."""
+        """GET {base_url}/models: the models the endpoint lists (ids shown as safe text).
+
+        Bounded like a chat attempt: a deadline of --timeout on the whole request (a trickling or silent
+        server cannot stretch it) and at most :data:`MAX_MODELS` bytes read.
+        """
         import httpx
 
-        url = f"{self.settings.base_url}/models"
-        headers = base_headers(self.settings)
+        s = self.settings
+        url = f"{s.base_url}/models"
+        headers = base_headers(s)
+        deadline = Deadline(s.timeout, monotonic=self.clock.monotonic)
         self._log([f"> GET {url}", *_show_headers(headers, ">")])
         try:
-            response = self.http.get(url, headers=headers)
-        except httpx.TimeoutException:
-            raise MimoError(
-                Kind.TIMEOUT, f"{self.settings.base_url} did not answer in time", HINTS[Kind.TIMEOUT]
-            ) from None
+            req = self.http.build_request(
+                "GET",
+                url,
+                headers=headers,
+                timeout=deadline.httpx_timeout(),
+                extensions={"trace": deadline.trace},
+            )
+            deadline.timeouts = req.extensions["timeout"]
+            body = self._models_body(req, deadline)
+        except (_Expired, httpx.TimeoutException):
+            raise deadline.error(s.base_url) from None
+        except httpx.InvalidURL as e:
+            raise usage_error(redact(f"the base URL is not valid: {e}"), "check --base-url") from None
         except httpx.TransportError as e:
             raise self._network_error(e) from None
-        self._log(
-            [f"< {response.status_code} {response.reason_phrase}", *_show_headers(response.headers, "<")]
-        )
-        if response.status_code >= 400:
-            raise http_error(
-                response.status_code, response.text[:ERROR_BODY_LIMIT], response.headers, model=None
-            )
         try:
-            data = response.json()
+            data = json.loads(body.decode("utf-8", errors="replace").removeprefix("\ufeff"))
         except (ValueError, RecursionError):
-            raise bad_response(f"expected JSON from /models, got: {excerpt(response.text, 120)}") from None
+            got = excerpt(body[:4096].decode("utf-8", errors="replace"), 120)
+            raise bad_response(f"expected JSON from /models, got: {got}") from None
         items = data.get("data") if isinstance(data, dict) else data
         if not isinstance(items, list):
             raise bad_response("the /models answer has no list of models")
-        return [m if isinstance(m, dict) else {"id": str(m)} for m in items]
+        return [_safe_model(m) for m in items]
+
+    def _models_body(self, req: httpx.Request, deadline: Deadline) -> bytes:
+        response = self.http.send(req, stream=True)
+        try:
+            self._log(
+                [f"< {response.status_code} {response.reason_phrase}", *_show_headers(response.headers, "<")]
+            )
+            deadline.phase = "read"
+            chunks = deadline.chunks(response.iter_bytes())
+            if response.status_code >= 400:
+                body = _read_limited(chunks, ERROR_BODY_LIMIT)
+                raise http_error(response.status_code, body, response.headers, model=None)
+            return read_capped(chunks, MAX_MODELS, "the /models answer")
+        finally:
+            response.close()
+
+
+def _safe_model(item: Any) -> dict[str, Any]:
+    """One model of /models with its text fields (id, owned_by …) safe to show: a server may put anything
+    in them, the key or escape sequences among it."""
+    if not isinstance(item, dict):
+        item = {"id": str(item)}
+    return {str(k): shown(v, 200) if isinstance(v, str) else v for k, v in item.items()}

@@ -11,9 +11,10 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from mimo_cli.errors import Kind, MimoError
-from mimo_cli.redact import redact
+from mimo_cli.redact import redact, shown
 from mimo_cli.result import Result
 from mimo_cli.transport.classify import HINTS, _text, bad_response, embedded_error, excerpt
+from mimo_cli.transport.limits import MAX_BODY, MAX_STREAM, capped, read_capped
 from mimo_cli.transport.sse import iter_lines, iter_sse_events
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class Accumulator:
                 self._answer.append(content)
                 out.append(("content", content))
             if choice.get("finish_reason"):
-                self.result.finish_reason = _text(choice["finish_reason"])[:100] or None
+                self.result.finish_reason = shown(_text(choice["finish_reason"]), 100) or None
         return out
 
     def feed_completion(self, data: Any) -> None:
@@ -94,15 +95,15 @@ class Accumulator:
         self._answer = [content] if isinstance(content, str) else []
         self._reasoning = [reasoning] if isinstance(reasoning, str) else []
         if choices[0].get("finish_reason"):
-            self.result.finish_reason = _text(choices[0]["finish_reason"])[:100] or None
+            self.result.finish_reason = shown(_text(choices[0]["finish_reason"]), 100) or None
 
     def _meta(self, obj: dict[str, Any]) -> None:
         if isinstance(obj.get("usage"), dict):
             self.result.usage = _clean(obj["usage"])
         if isinstance(obj.get("id"), (str, int)) and obj["id"] != "" and not self.result.request_id:
-            self.result.request_id = str(obj["id"])[:200]
+            self.result.request_id = shown(str(obj["id"]), 200)
         if isinstance(obj.get("model"), str) and obj["model"]:
-            self.result.model = obj["model"][:200]
+            self.result.model = shown(obj["model"], 200)
 
     def finish(self) -> Result:
         self.result.answer = "".join(self._answer)
@@ -113,9 +114,13 @@ class Accumulator:
 def read_stream(
     chunks: Iterable[bytes], acc: Accumulator, on_delta: OnDelta | None = None, status: int = 200
 ) -> None:
-    """Read an SSE answer into ``acc``; a stream cut before ``[DONE]`` and a finish_reason is an error."""
+    """Read an SSE answer into ``acc``; a stream cut before ``[DONE]`` and a finish_reason is an error.
+
+    Once the finish_reason and the usage are in, the answer is complete: a server that then holds the
+    connection open without ``[DONE]`` is not waited for.
+    """
     done = False
-    for event, data in iter_sse_events(iter_lines(chunks)):
+    for event, data in iter_sse_events(iter_lines(capped(chunks, MAX_STREAM, "the streamed answer", status))):
         if data.strip() == "[DONE]":
             done = True
             break
@@ -130,6 +135,8 @@ def read_stream(
         for kind, text in acc.feed_chunk(chunk):
             if on_delta is not None:
                 on_delta(kind, text)
+        if acc.result.finish_reason is not None and acc.result.usage is not None:
+            break
     if not done and acc.result.finish_reason is None:
         raise bad_response(
             "the stream ended before the answer was complete (no [DONE], no finish_reason)",
@@ -176,7 +183,7 @@ def read_body(
     head = b""
     for chunk in iterator:  # enough of the start to tell SSE from JSON whatever the content type says
         head += chunk
-        if len(head.lstrip()) >= 8:
+        if len(head.lstrip()) >= 8 or len(head) > 64 * 1024:  # (a body of only blanks is not SSE)
             break
     start = head.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
     if not start.startswith((b"{", b"[")) and (
@@ -184,7 +191,8 @@ def read_body(
     ):
         read_stream(_prepend(head, iterator), acc, on_delta, status)
     else:
-        read_completion(head + b"".join(iterator), content_type, acc, on_delta, status)
+        body = read_capped(_prepend(head, iterator), MAX_BODY, "the answer", status)
+        read_completion(body, content_type, acc, on_delta, status)
     result = acc.finish()
     if result.finish_reason == "content_filter":
         raise MimoError(

@@ -1,0 +1,63 @@
+"""How much of a response mimo reads: generous caps, far above any real answer, so that a broken or hostile
+server (a line that never ends, a gzip bomb, an endless list of models) ends in ``bad_response`` naming
+the limit instead of filling the memory.
+
+The sizes count decoded bytes (httpx undoes gzip, deflate and brotli before :func:`capped` sees them).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mimo_cli.transport.classify import bad_response
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from mimo_cli.errors import MimoError
+
+MIB = 1024 * 1024
+#: One SSE line (a real one is a chunk of a few hundred bytes).
+MAX_LINE = 8 * MIB
+#: The data of one SSE event (lines with no blank line between them are one event).
+MAX_EVENT = 8 * MIB
+#: A whole JSON answer (a real one is a few KB, a very long one well under 1 MB).
+MAX_BODY = 32 * MIB
+#: A whole streamed answer, every event together (held in memory is only the text of the answer).
+MAX_STREAM = 128 * MIB
+#: The answer of GET /models (the longest lists, of hundreds of models, are a few MB).
+MAX_MODELS = 16 * MIB
+
+
+def size(limit: int) -> str:
+    """``8 MiB``, ``1 KiB``, or ``1,000 bytes``."""
+    for unit, n in (("MiB", MIB), ("KiB", 1024)):
+        if limit >= n and limit % n == 0:
+            return f"{limit // n} {unit}"
+    return f"{limit:,} bytes"
+
+
+def too_large(what: str, limit: int, status: int | None = 200) -> MimoError:
+    """``bad_response``: ``{what} is over the 8 MiB limit``."""
+    return bad_response(
+        f"{what} is over the {size(limit)} limit (far above any real answer): mimo stopped reading it",
+        status,
+    )
+
+
+def capped(chunks: Iterable[bytes], limit: int, what: str, status: int | None = 200) -> Iterator[bytes]:
+    """The chunks as they come, until more than ``limit`` bytes came: then :func:`too_large`."""
+    seen = 0
+    for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise too_large(what, limit, status)
+        yield chunk
+
+
+def read_capped(chunks: Iterable[bytes], limit: int, what: str, status: int | None = 200) -> bytes:
+    """The whole body, at most ``limit`` bytes (one buffer, no list of chunks joined at the end)."""
+    body = bytearray()
+    for chunk in capped(chunks, limit, what, status):
+        body += chunk
+    return bytes(body)
