@@ -187,6 +187,19 @@ def test_dev_full_says_the_disk_is_full(where: str, server: FakeServer, tmp_path
     _assert_disk_full(proc, server)
 
 
+@pytest.mark.xfail(strict=True, reason="issue 10")
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_describe_to_dev_full_says_the_disk_is_full(server: FakeServer, clip: Path) -> None:
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [*mimo_command(), "describe", str(clip)], cwd=clip.parent, env=child_env(server),
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=60,
+        )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("error: cannot write the answer to stdout: the disk is full"), proc.stderr
+    assert "this is a bug" not in proc.stderr and "Exception ignored" not in proc.stderr
+
+
 def _can_mount_tmpfs() -> bool:
     if not shutil.which("unshare"):
         return False
