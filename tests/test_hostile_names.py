@@ -125,7 +125,6 @@ def test_non_utf8_names_are_escaped_in_records(server: FakeServer, tmp_path: Pat
         record["input"].encode("utf-8")  # no lone surrogates either
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 def test_a_254_byte_name_gets_its_sidecar(mimo: Any, server: FakeServer, tmp_path: Path) -> None:
     os.chdir(tmp_path)
     name = "n" * 250 + ".mp4"
