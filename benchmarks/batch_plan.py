@@ -16,9 +16,11 @@ import os
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 WORK = Path(__file__).resolve().parent / ".work"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

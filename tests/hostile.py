@@ -8,10 +8,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from conftest import KEY, padded_mp4
-from fakeserver import FakeServer
+
+if TYPE_CHECKING:
+    from fakeserver import FakeServer
 
 NAMES = [f"v{i:02d}.mp4" for i in range(12)]
 

@@ -13,10 +13,9 @@ import subprocess
 import textwrap
 import time
 from collections import Counter
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from fakeserver import FakeServer
 from hostile import (
     NAMES,
     alive,
@@ -31,6 +30,11 @@ from hostile import (
     wait_for,
 )
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from fakeserver import FakeServer
+
 FFMPEG = shutil.which("ffmpeg")
 needs_ffmpeg = pytest.mark.skipif(not (FFMPEG and shutil.which("ffprobe")), reason="needs ffmpeg and ffprobe")
 
@@ -38,7 +42,6 @@ needs_ffmpeg = pytest.mark.skipif(not (FFMPEG and shutil.which("ffprobe")), reas
 # -- SIGTERM and SIGHUP: like the first Ctrl-C -----------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_signal_mid_batch_is_a_first_ctrl_c(sig: int, server: FakeServer, tmp_path: Path) -> None:
     by_content = make_videos(tmp_path / "media", NAMES)
@@ -67,7 +70,6 @@ def test_a_signal_mid_batch_is_a_first_ctrl_c(sig: int, server: FakeServer, tmp_
     assert set(counts) == set(NAMES) and set(counts.values()) == {1}  # nothing was paid twice
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_signal_while_waiting_for_an_answer(sig: int, server: FakeServer, clip: Path) -> None:
     server.response_delay = 30
@@ -96,31 +98,31 @@ def noise(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 @needs_ffmpeg
-@pytest.mark.parametrize("command", ["describe", "batch"])
+@pytest.mark.parametrize("command", ["describe", "batch", "batch, twice"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_signal_during_a_conversion_leaves_no_file_and_no_ffmpeg(
     sig: int, command: str, server: FakeServer, noise: Path, tmp_path: Path
 ) -> None:
+    """describe: the conversion is stopped. batch: the one in flight ends and is sent (a first Ctrl-C);
+    a second signal abandons it, and its ffmpeg is killed before mimo leaves."""
     folder = tmp_path / "tmpdir"
     folder.mkdir()
-    args = [
-        command,
-        str(noise),
-        "--fit",
-        "--max-inline-mb",
-        "1",
-        *(["-o", "out.jsonl"] * (command == "batch")),
-    ]
+    batch = command.startswith("batch")
+    args = [command.split(",")[0], str(noise), "--fit", "--max-inline-mb", "1", *["-o", "out.jsonl"] * batch]
     proc = start(args, server, tmp_path, TMPDIR=str(folder))
     try:
         wait_for(proc, "a conversion", lambda: any(p.name.startswith("fit-") for p in folder.rglob("*")))
         ffmpegs = wait_for(proc, "an ffmpeg child", lambda: children(proc.pid, "ffmpeg"))
         proc.send_signal(sig)
+        if command == "batch, twice":
+            time.sleep(0.5)  # two signals in a row would be taken as one
+            assert alive(ffmpegs[0], "ffmpeg"), "the conversion in flight should go on after the first"
+            proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=60)
     finally:
         proc.kill()
+    assert len(server.received) == (command == "batch")  # a first signal lets the conversion end
     deadline = time.monotonic() + 0.5  # killed and waited for: gone at once
     while any(alive(pid, "ffmpeg") for pid in ffmpegs) and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -13,11 +13,13 @@ import os
 import subprocess
 import tracemalloc
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from fakeserver import FakeServer
 from hostile import child_env, make_videos, mimo_command, records, sent
+
+if TYPE_CHECKING:
+    from fakeserver import FakeServer
 
 XFAIL = pytest.mark.xfail(strict=True, reason="issue 10")
 
