@@ -135,15 +135,15 @@ def test_a_signal_during_a_conversion_leaves_no_file_and_no_ffmpeg(
 # -- two writers on one output ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 def test_a_second_batch_on_the_same_output_refuses(server: FakeServer, tmp_path: Path) -> None:
     by_content = make_videos(tmp_path / "media", NAMES)
-    server.response_delay = 0.2
+    server.response_delay = 1.0  # 6 s in all: the second ones start and end meanwhile
     args = ["batch", "media", "-o", "out.jsonl", "-j", "2"]
     first = start(args, server, tmp_path)
     try:
         assert server.wait_for_requests(1, timeout=30), first.communicate()
         for extra in ([], ["--resume"]):
+            assert first.poll() is None, "the first batch ended too soon"
             second = subprocess.run(
                 [*mimo_command(), *args, *extra], cwd=tmp_path, env=child_env(server),
                 capture_output=True, text=True, timeout=60,
@@ -173,7 +173,6 @@ def _assert_disk_full(proc: subprocess.CompletedProcess[str], server: FakeServer
     assert 1 <= len(server.received) < len(NAMES)  # it stopped asking
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 @pytest.mark.parametrize("where", ["stdout", "-o"])
 def test_dev_full_says_the_disk_is_full(where: str, server: FakeServer, tmp_path: Path) -> None:
@@ -189,7 +188,6 @@ def test_dev_full_says_the_disk_is_full(where: str, server: FakeServer, tmp_path
     _assert_disk_full(proc, server)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_describe_to_dev_full_says_the_disk_is_full(server: FakeServer, clip: Path) -> None:
     with open("/dev/full", "w") as full:
@@ -198,7 +196,7 @@ def test_describe_to_dev_full_says_the_disk_is_full(server: FakeServer, clip: Pa
             stdout=full, stderr=subprocess.PIPE, text=True, timeout=60,
         )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.startswith("error: cannot write the answer to stdout: the disk is full"), proc.stderr
+    assert proc.stderr.startswith("error: cannot write to stdout: the disk is full"), proc.stderr
     assert "this is a bug" not in proc.stderr and "Exception ignored" not in proc.stderr
 
 
@@ -212,7 +210,6 @@ def _can_mount_tmpfs() -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 @pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs unshare -rm and a tmpfs mount")
 def test_a_full_tmpfs_keeps_the_records_written(server: FakeServer, tmp_path: Path) -> None:
     make_videos(tmp_path / "media", NAMES)

@@ -24,7 +24,8 @@ class Summary:
     reasoning_tokens: int = 0
     started: float = field(default_factory=time.monotonic)
     interrupted: bool = False
-    stopped_by: str | None = None  # why the batch stopped early (--fail-fast, an auth error)
+    stopped_by: str | None = None  # why the batch stopped early (--fail-fast, an auth error, "output")
+    output_error: str | None = None  # the records could not be written: why (a full disk ...)
     sidecar_failures: int = 0
 
     def add(self, record: dict[str, Any]) -> None:

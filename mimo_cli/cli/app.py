@@ -97,6 +97,12 @@ class MimoGroup(TyperGroup):
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(int(e.code))
+        except OSError as e:
+            code = _not_written(e)
+            if code is None:
+                code = _unexpected(
+                    e, State().debugging() or "--debug" in list(kwargs.get("args") or argv or [])
+                )
         except Exception as e:
             code = _unexpected(e, State().debugging() or "--debug" in list(kwargs.get("args") or argv or []))
         if code == ExitCode.INTERRUPTED:
@@ -146,6 +152,28 @@ def sigterm_is_sigint() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _not_written(e: OSError) -> ExitCode | None:
+    """A full disk, or the reader of stdout gone (``| head``): one line (none for the reader), exit 1.
+    None for any other OSError (which is a bug)."""
+    import errno
+
+    from mimo_cli.fsutil import NO_ROOM, silence, why_not_written
+
+    if e.errno not in (*NO_ROOM, errno.EFBIG, errno.EPIPE):
+        return None
+    import traceback
+
+    # stdout is written by render/ only: the innermost frames tell whether it was stdout that failed
+    frames = traceback.extract_tb(e.__traceback__)[-2:]
+    stdout = isinstance(e, BrokenPipeError) or any(f"{os.sep}render{os.sep}" in f.filename for f in frames)
+    if stdout:
+        silence(sys.stdout)
+    if e.errno == errno.EPIPE:
+        return ExitCode.FAILED
+    where = "to stdout" if stdout else "a file"
+    return print_error(MimoError(Kind.SERVER, f"cannot write {where}: {why_not_written(e)}"))
 
 
 def _unexpected(e: Exception, debug: bool) -> ExitCode:

@@ -1,16 +1,18 @@
 """``mimo batch``: many videos, one request each; JSON Lines out, resumable and shardable."""
 
-import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mimo_cli.cli.app import HardExit, app, state
 from mimo_cli.cli.options import Common, debug_log, with_common
-from mimo_cli.errors import ExitCode, usage_error
+from mimo_cli.errors import ExitCode, Kind, MimoError, usage_error
 from mimo_cli.redact import redact
+
+if TYPE_CHECKING:
+    from mimo_cli.batch.runner import Outcome
 
 BATCH = "Batch"
 
@@ -168,11 +170,17 @@ def batch(
     progress = make_progress(opts.quiet, records_on_terminal=output is None and sys.stdout.isatty())
     outcome = runner.execute(items, settings, prompt, options, output=output, resume=resume, progress=progress,
                              quiet=opts.quiet, debug=debug_log(st.debugging()), clock=st.clock)  # fmt: skip
+    info(outcome.summary.line())
+    return _exit_code(outcome, output)
+
+
+def _exit_code(outcome: "Outcome", output: Path | None) -> ExitCode | None:
     summary = outcome.summary
-    info(summary.line())
     if summary.stopped_by == "broken pipe":  # nobody reads stdout any more (| head): leave without a fuss
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.FAILED
+    if summary.output_error:  # a full disk: what was written is kept, whole records only
+        hint = "free some space, then run again with --resume" if output is not None else None
+        raise MimoError(Kind.SERVER, summary.output_error, hint)
     if summary.interrupted:
         if outcome.abandoned:  # the abandoned requests' threads cannot be joined: leave at once
             raise HardExit(ExitCode.INTERRUPTED)
