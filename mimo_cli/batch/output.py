@@ -20,7 +20,10 @@ from mimo_cli.errors import usage_error
 from mimo_cli.fsutil import silence, why_not_written
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
+
+    from mimo_cli.batch.plan import Item
 
 
 class OutputGone(Exception):
@@ -117,3 +120,25 @@ class Records:
         else:
             with contextlib.suppress(OSError, ValueError):
                 (self.stream or sys.stdout).flush()
+
+
+def refuse_an_input(output: Path, items: Iterable[Item]) -> None:
+    """A usage error when ``output`` is one of the inputs (by any name): opening it would truncate a video.
+
+    Only the inputs named like the output (or like the file it links to) are looked at, so a big batch
+    costs one ``stat`` per candidate, not per input; a hard link under another name is not caught.
+    """
+    try:
+        st = os.stat(output)
+    except OSError:
+        return  # not there yet: it cannot be an input
+    names = {os.path.basename(output), os.path.basename(os.path.realpath(output))}
+    for item in items:
+        if item.path is None or os.path.basename(item.input) not in names:
+            continue
+        with contextlib.suppress(OSError):
+            if os.path.samestat(st, os.stat(item.input)):
+                raise usage_error(
+                    f"--output {output} is one of the inputs",
+                    "give the records a file of their own, e.g. -o records.jsonl",
+                )

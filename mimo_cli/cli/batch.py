@@ -134,6 +134,7 @@ def batch(
     """Describe many videos, one request each, in parallel; JSON Lines out, resumable and shardable."""
     from mimo_cli.batch import plan as batch_plan
     from mimo_cli.batch import runner
+    from mimo_cli.batch.output import refuse_an_input
     from mimo_cli.batch.sidecar import check_sidecar_ext
     from mimo_cli.core import prompt_of
     from mimo_cli.render.console import info, print_json, use_utf8, warning
@@ -153,6 +154,8 @@ def batch(
     prompt = prompt_of(settings)
     items = batch_plan.plan(paths, fit=settings.fit, include=include or (), exclude=exclude or (),
                             shard=shard_kn)  # fmt: skip
+    if output is not None:
+        refuse_an_input(output, items)
     if opts.dry_run:
         for entry in runner.dry_run(items, settings, prompt, output, resume):
             if opts.json_out:
