@@ -26,20 +26,35 @@ XFAIL = pytest.mark.xfail(strict=True, reason="issue 10")
 # -- sidecars that would land on one file --------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 def test_x_mp4_and_x_mov_get_sidecars_of_their_own(mimo: Any, server: FakeServer, tmp_path: Path) -> None:
     os.chdir(tmp_path)
     by_content = make_videos(tmp_path / "media", ["x.mp4", "x.mov", "y.mp4"])
     run = mimo("batch", "media", "--sidecar", "txt")
     assert run.exit_code == 0, run.stderr
     assert sorted(p.name for p in (tmp_path / "media").glob("*.txt")) == ["x.mov.txt", "x.mp4.txt", "y.txt"]
-    assert "media/x.mp4 and media/x.mov would share media/x.txt" in run.stderr
+    assert (
+        "warning: media/x.mov and media/x.mp4 would share media/x.txt: writing media/x.mov.txt and "
+        "media/x.mp4.txt" in run.stderr
+    )
     assert sorted(sent(server, by_content)) == ["x.mov", "x.mp4", "y.mp4"]
     for path in (tmp_path / "media").glob("*.txt"):
         assert path.read_text().strip() == server.answer
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
+def test_sidecars_are_named_apart_the_same_way_on_every_shard(
+    mimo: Any, server: FakeServer, tmp_path: Path
+) -> None:
+    from mimo_cli.batch.plan import shard_of
+
+    os.chdir(tmp_path)
+    make_videos(tmp_path / "media", ["x.mp4", "x.mov"])
+    n = next(n for n in range(2, 50) if shard_of("media/x.mp4", n) != shard_of("media/x.mov", n))
+    for k in range(1, n + 1):
+        assert mimo("batch", "media", "--sidecar", "txt", "--shard", f"{k}/{n}").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "media").glob("*.txt")) == ["x.mov.txt", "x.mp4.txt"]
+    assert len(server.received) == 2
+
+
 def test_two_trees_into_one_out_dir_are_refused_before_sending(
     mimo: Any, server: FakeServer, tmp_path: Path
 ) -> None:
@@ -60,7 +75,6 @@ def _dry(mimo: Any, *args: str) -> list[str]:
     return [line.split(None, 1)[1] for line in run.stdout.splitlines()]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 def test_a_symlinked_duplicate_keeps_one_name_whatever_the_order(
     mimo: Any, server: FakeServer, tmp_path: Path
 ) -> None:
@@ -197,7 +211,6 @@ def _floor(root: str) -> list[str]:
     return [s for s in names if hashlib.sha256(s.encode()).digest()[0] % 4 == 0]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 def test_planning_costs_little_memory_per_file(tmp_path: Path) -> None:
     try:
         from mimo_cli.batch.plan import plan

@@ -134,7 +134,7 @@ def refuse_an_input(output: Path, items: Iterable[Item]) -> None:
         return  # not there yet: it cannot be an input
     names = {os.path.basename(output), os.path.basename(os.path.realpath(output))}
     for item in items:
-        if item.path is None or os.path.basename(item.input) not in names:
+        if not item.is_local or os.path.basename(item.input) not in names:
             continue
         with contextlib.suppress(OSError):
             if os.path.samestat(st, os.stat(item.input)):

@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -46,6 +46,7 @@ class Options:
     fail_fast: bool = False
     sidecar: str | None = None
     out_dir: Path | None = None
+    renamed: dict[str, Path] = field(default_factory=dict)  # sidecars named apart (sidecar.name_apart)
 
 
 class Runner:
@@ -118,7 +119,7 @@ class Runner:
     def write_sidecar(self, item: Item, record: dict[str, Any]) -> None:
         ext = self.options.sidecar
         assert ext is not None
-        target = sidecar_path(item, ext, self.options.out_dir)
+        target = sidecar_path(item, ext, self.options.out_dir, self.options.renamed)
         if target is None:
             return
         if item.path is not None and os.path.realpath(target) == os.path.realpath(item.path):
@@ -346,7 +347,7 @@ def execute(
         runner = Runner(sender, out, options, progress, summary, clock.monotonic)
         if options.sidecar:  # an answer whose sidecar was lost is written again, not asked again
             for item, record in restore:
-                target = sidecar_path(item, options.sidecar, options.out_dir)
+                target = sidecar_path(item, options.sidecar, options.out_dir, options.renamed)
                 if target is not None and not target.exists():
                     runner.write_sidecar(item, record)
         progress.start(len(items), summary.skipped)

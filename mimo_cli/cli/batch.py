@@ -135,7 +135,7 @@ def batch(
     from mimo_cli.batch import plan as batch_plan
     from mimo_cli.batch import runner
     from mimo_cli.batch.output import refuse_an_input
-    from mimo_cli.batch.sidecar import check_sidecar_ext
+    from mimo_cli.batch.sidecar import check_sidecar_ext, name_apart
     from mimo_cli.core import prompt_of
     from mimo_cli.render.console import info, print_json, use_utf8, warning
     from mimo_cli.render.progress import make_progress
@@ -152,10 +152,13 @@ def batch(
         raise usage_error("- (read paths from stdin) may be given once")
     settings = opts.settings()
     prompt = prompt_of(settings)
-    items = batch_plan.plan(paths, fit=settings.fit, include=include or (), exclude=exclude or (),
-                            shard=shard_kn)  # fmt: skip
+    every = batch_plan.plan_all(paths, fit=settings.fit, include=include or (), exclude=exclude or ())
     if output is not None:
-        refuse_an_input(output, items)
+        refuse_an_input(output, every)
+    renamed, lines = name_apart(every, ext, out_dir) if ext else ({}, [])  # all shards: the same names
+    items = batch_plan.this_shard(every, shard_kn)
+    for line in lines if not opts.quiet else ():
+        warning(line)
     if opts.dry_run:
         for entry in runner.dry_run(items, settings, prompt, output, resume):
             if opts.json_out:
@@ -169,7 +172,8 @@ def batch(
         warning("no inputs found", f"directories are searched for {exts} (see --include, --exclude)")
     if opts.debug:
         st.debug = True
-    options = runner.Options(jobs=jobs, rpm=rpm, fail_fast=fail_fast, sidecar=ext, out_dir=out_dir)
+    options = runner.Options(jobs=jobs, rpm=rpm, fail_fast=fail_fast, sidecar=ext, out_dir=out_dir,
+                             renamed=renamed)  # fmt: skip
     progress = make_progress(opts.quiet, records_on_terminal=output is None and sys.stdout.isatty())
     outcome = runner.execute(items, settings, prompt, options, output=output, resume=resume, progress=progress,
                              quiet=opts.quiet, debug=debug_log(st.debugging()), clock=st.clock)  # fmt: skip
