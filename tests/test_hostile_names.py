@@ -122,7 +122,6 @@ def test_resume_refuses_a_file_that_is_not_json_lines(mimo: Any, server: FakeSer
 # -- file names -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10")
 def test_non_utf8_names_are_escaped_in_records(server: FakeServer, tmp_path: Path) -> None:
     make_videos(tmp_path / "media", ["plain.mp4"])
     os.rename(tmp_path / "media" / "plain.mp4", os.fsencode(tmp_path / "media") + b"/caf\xe9.mp4")

@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING
 from mimo_cli.errors import usage_error
 from mimo_cli.inputs.sniff import ACCEPTED_EXT, OTHER_VIDEO_EXT
 from mimo_cli.inputs.video import shorten_data_uri
+from mimo_cli.result import printable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -274,4 +275,5 @@ def plan(
 
 
 def label(item: Item) -> str:
-    return shorten_data_uri(item.input)
+    """The input as shown and recorded: a data URI shortened, a name that is not UTF-8 escaped."""
+    return printable(shorten_data_uri(item.input))
