@@ -195,6 +195,11 @@ _RANGES: dict[str, tuple[float, float | None]] = {
 }
 
 
+#: The largest --timeout (11.6 days) and --max-inline-mb (1 TB): far above any real use, and below what
+#: the socket timeouts and the byte counts they become can hold (1e10 s raised OverflowError).
+_AT_MOST = 1_000_000
+
+
 def check_value(name: str, value: Any) -> str | None:
     """What is wrong with a (typed) setting value, as ``must be …, got …``; None when it is fine."""
     if value is None:
@@ -216,9 +221,10 @@ def check_value(name: str, value: Any) -> str | None:
             if value < low or (high is not None and value > high):
                 bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
                 return f"must be {bound}, got {value:g}"
-        if name in ("timeout", "max_inline_mb") and value <= 0:
+        if name in ("timeout", "max_inline_mb") and not 0 < value <= _AT_MOST:
             unit = " seconds" if name == "timeout" else ""
-            return f"must be more than 0{unit}, got {value:g}"
+            bound = "more than 0" if value <= 0 else f"at most {_AT_MOST:,}"  # larger overflows the C clocks
+            return f"must be {bound}{unit}, got {value:g}"
     if name == "resolution" and value not in RESOLUTIONS:
         return f"must be one of {', '.join(RESOLUTIONS)}, got {value!r}"
     if name == "base_url" and not str(value).startswith(("http://", "https://")):
