@@ -117,6 +117,18 @@ def test_resume_refuses_a_file_that_is_not_json_lines(mimo: Any, server: FakeSer
     assert Path("notes.txt").read_bytes() == before and server.received == []
 
 
+def test_a_dry_run_never_mends_the_output(mimo: Any, server: FakeServer, tmp_path: Path) -> None:
+    """The output may be another batch's, half-way through a record: --dry-run only reads it."""
+    os.chdir(tmp_path)
+    make_videos(tmp_path / "media", ["a.mp4", "b.mp4"])
+    assert mimo("batch", "media", "-o", "out.jsonl").exit_code == 0
+    torn = Path("out.jsonl").read_bytes()[:-40]
+    Path("out.jsonl").write_bytes(torn)
+    run = mimo("batch", "media", "-o", "out.jsonl", "--resume", "--dry-run")
+    assert run.exit_code == 0 and run.stdout.splitlines() == ["skip  media/a.mp4", "send  media/b.mp4"]
+    assert Path("out.jsonl").read_bytes() == torn and len(server.received) == 2
+
+
 # -- file names -----------------------------------------------------------------------------------------
 
 

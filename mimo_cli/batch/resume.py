@@ -78,18 +78,19 @@ def fingerprint(item: Item, digest: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def load_done(path: Path, notice: Notice | None = None) -> dict[str, dict[str, Any]]:
+def load_done(path: Path, notice: Notice | None = None, *, mend: bool = True) -> dict[str, dict[str, Any]]:
     """The ``ok`` records of an earlier run, by fingerprint; a torn last line is cut off the file.
 
     A crash or kill can leave the last line half written: it is removed (it holds no complete answer), so
     the next record starts on a line of its own and the file stays valid JSON Lines. A complete last
     line that only lacks its newline gets one. A file that is not JSON Lines (a line that is not a JSON
     object, a last line that is not the start of one) is refused before anything in it changes: --resume
-    appends to it, and would otherwise mix records into someone's notes.
+    appends to it, and would otherwise mix records into someone's notes. ``mend=False`` (--dry-run)
+    reads only: the file may be another batch's, being written right now.
     """
     done: dict[str, dict[str, Any]] = {}
     try:
-        f = open(path, "rb+")  # noqa: SIM115 (closed by the with below)
+        f = open(path, "rb+" if mend else "rb")  # noqa: SIM115 (closed by the with below)
     except FileNotFoundError:
         return done
     except OSError as e:
@@ -105,7 +106,7 @@ def load_done(path: Path, notice: Notice | None = None) -> dict[str, dict[str, A
                     "--resume appends to the records of an earlier mimo batch: give it that file, "
                     "or another --output",
                 )
-            if not complete:
+            if not complete and mend:
                 _mend_last_line(f, offset, raw, record is None, path, notice)
             offset += len(raw)
             if record is not None and record.get("status") == "ok" and record.get("fingerprint"):

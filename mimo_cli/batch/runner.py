@@ -291,7 +291,7 @@ def dry_run(
 ) -> Iterator[dict[str, Any]]:
     """What a run would do, one entry per input: ``send`` or ``skip`` (an ok record exists); nothing is sent."""
     digest = options_digest(settings, prompt)
-    done = load_done(output) if resume and output is not None else {}
+    done = load_done(output, mend=False) if resume and output is not None else {}
     for item in items:
         fp = fingerprint(item, digest)
         yield {"input": label(item), "action": "skip" if fp in done else "send", "fingerprint": fp}
