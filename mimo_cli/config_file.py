@@ -69,10 +69,8 @@ def read_config(path: Path) -> dict[str, Any]:
         raise usage_error(f"cannot read the config file {path}: {e.strerror or e}") from None
     try:
         return _toml_loads(text)
-    except RecursionError:
-        raise usage_error(
-            f"the config file {path} does not parse: it is nested too deep (arrays or tables in one another)"
-        ) from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays or inline tables
+        raise usage_error(f"the config file {path} is nested too deep to read") from None
     except ValueError as e:  # tomllib.TOMLDecodeError
         message = str(e)
         found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)

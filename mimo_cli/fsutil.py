@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from typing import TYPE_CHECKING
@@ -45,3 +46,26 @@ def write_atomically(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+#: A write that failed for want of room: a full disk, a quota passed.
+NO_ROOM = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+def why_not_written(e: OSError) -> str:
+    """Why a write failed, in words: "the disk is full" rather than "[Errno 28] No space left on device"."""
+    if e.errno in NO_ROOM:
+        return "the disk is full"
+    if e.errno == errno.EFBIG:
+        return "the file is too large for its file system"
+    return e.strerror or str(e)
+
+
+def silence(stream: object) -> None:
+    """Point a stream's descriptor at os.devnull: what its buffer still holds would fail again at exit
+    ("Exception ignored ... No space left on device", or a BrokenPipeError once the reader has gone)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        fileno = stream.fileno()  # type: ignore[attr-defined]
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fileno)
+        os.close(devnull)

@@ -26,6 +26,19 @@ class Result:
     cost: str | None = None  # what the usage cost, e.g. "¥0.0123", when prices are set
 
 
+def printable(name: str) -> str:
+    """A file name as valid UTF-8: the bytes of a name that are not UTF-8 (which Python keeps as lone
+    surrogates) are written ``\\xNN``, so ``caf\\xe9.mp4`` stands for the Latin-1 file name ``café.mp4``."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte: its code point
+            return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return name
+
+
 def make_record(
     inputs: str | list[str],
     model: str,
@@ -41,6 +54,7 @@ def make_record(
     A failure may come with the result it is about (``--schema``: an answer that does not match), whose
     answer, usage and attempts the record keeps.
     """
+    inputs = printable(inputs) if isinstance(inputs, str) else [printable(text) for text in inputs]
     if result is not None and error is None:
         return {
             "input": inputs,

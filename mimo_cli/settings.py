@@ -307,7 +307,8 @@ def check_value(name: str, value: Any) -> str | None:
                 return f"must be {bound}, got {value:g}"
         if name in ("timeout", "max_inline_mb", "max_download_mb") and value <= 0:
             unit = " seconds" if name == "timeout" else ""
-            return f"must be more than 0{unit}, got {value:g}"
+            bound = "more than 0"
+            return f"must be {bound}{unit}, got {value:g}"
     if name == "resolution" and value not in RESOLUTIONS:
         return f"must be one of {', '.join(RESOLUTIONS)}, got {value!r}"
     if name == "base_url":

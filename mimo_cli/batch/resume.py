@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mimo_cli.errors import usage_error
 
@@ -78,39 +78,60 @@ def fingerprint(item: Item, digest: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def load_done(path: Path, notice: Notice | None = None) -> dict[str, dict[str, Any]]:
+def load_done(path: Path, notice: Notice | None = None, *, mend: bool = True) -> dict[str, dict[str, Any]]:
     """The ``ok`` records of an earlier run, by fingerprint; a torn last line is cut off the file.
 
     A crash or kill can leave the last line half written: it is removed (it holds no complete answer), so
     the next record starts on a line of its own and the file stays valid JSON Lines. A complete last
-    line that only lacks its newline gets one.
+    line that only lacks its newline gets one. A file that is not JSON Lines (a line that is not a JSON
+    object, a last line that is not the start of one) is refused before anything in it changes: --resume
+    appends to it, and would otherwise mix records into someone's notes. ``mend=False`` (--dry-run)
+    reads only: the file may be another batch's, being written right now.
     """
     done: dict[str, dict[str, Any]] = {}
     try:
-        f = open(path, "rb+")  # noqa: SIM115 (closed by the with below)
+        f = open(path, "rb+" if mend else "rb")  # noqa: SIM115 (closed by the with below)
     except FileNotFoundError:
         return done
     except OSError as e:
         raise usage_error(f"cannot read {path}: {e.strerror or e}") from None
     with f:
         offset = 0
-        for raw in f:
+        for number, raw in enumerate(f, 1):
             complete = raw.endswith(b"\n")
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                record = None
-            if not complete:
-                if record is None:
-                    f.truncate(offset)
-                    if notice:
-                        notice(f"removed a torn last line ({len(raw):,} bytes) from {path}", None)
-                else:
-                    f.seek(0, os.SEEK_END)
-                    f.write(b"\n")
+            record = _json_object(raw)
+            if record is None and raw.strip() and (complete or not raw.lstrip().startswith(b"{")):
+                raise usage_error(
+                    f"{path} is not JSON Lines (line {number})",
+                    "--resume appends to the records of an earlier mimo batch: give it that file, "
+                    "or another --output",
+                )
+            if not complete and mend:
+                _mend_last_line(f, offset, raw, record is None, path, notice)
             offset += len(raw)
-            if isinstance(record, dict) and record.get("status") == "ok" and record.get("fingerprint"):
+            if record is not None and record.get("status") == "ok" and record.get("fingerprint"):
                 done[str(record["fingerprint"])] = record
             if not complete:
                 break
     return done
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _mend_last_line(
+    f: IO[bytes], offset: int, raw: bytes, torn: bool, path: Path, notice: Notice | None
+) -> None:
+    """Cut a torn last line off (it holds no complete answer), or end a whole one with its newline."""
+    if torn:
+        f.truncate(offset)
+        if notice:
+            notice(f"removed a torn last line ({len(raw):,} bytes) from {path}", None)
+    else:
+        f.seek(0, os.SEEK_END)
+        f.write(b"\n")

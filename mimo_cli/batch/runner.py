@@ -20,19 +20,19 @@ import contextlib
 import json
 import os
 import signal
-import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from mimo_cli.batch.output import OutputGone, Records
 from mimo_cli.batch.plan import Item, label
 from mimo_cli.batch.resume import fingerprint, load_done, options_digest
 from mimo_cli.batch.sidecar import sidecar_path, sidecar_text, write_inside
 from mimo_cli.batch.summary import Progress, Summary
-from mimo_cli.errors import Kind, MimoError, usage_error
+from mimo_cli.errors import Kind, MimoError
 from mimo_cli.redact import redact
 from mimo_cli.runlog.recorder import NO_LOG, Recorder
 
@@ -49,6 +49,7 @@ class Options:
     sidecar: str | None = None
     out_dir: Path | None = None
     budget: int | None = None  # --budget TOKENS
+    renamed: dict[str, Path] = field(default_factory=dict)  # sidecars named apart (sidecar.name_apart)
 
 
 class Runner:
@@ -61,14 +62,14 @@ class Runner:
     def __init__(
         self,
         chat: Callable[[Item], dict[str, Any]],
-        out: IO[str],
+        out: IO[str] | Records,
         options: Options,
         progress: Progress,
         summary: Summary,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.chat = chat
-        self.out = out
+        self.out = out if isinstance(out, Records) else Records(None, out)
         self.options = options
         self.progress = progress
         self.summary = summary
@@ -109,19 +110,19 @@ class Runner:
         if record["status"] == "ok" and self.options.sidecar:
             self.write_sidecar(item, record)
         record = {**record, "fingerprint": fingerprint}
-        if self.summary.stopped_by == "broken pipe":
+        if self.summary.stopped_by in ("broken pipe", "output"):
             return
         try:
             self.out.write(redact(json.dumps(record, ensure_ascii=False)) + "\n")
-            self.out.flush()
-        except BrokenPipeError:  # `mimo batch dir | head -3`: the reader has gone; stop asking
+        except OutputGone as e:  # `| head -3` (the reader has gone), a full disk: stop asking
             self.stopping.set()
-            self.summary.stopped_by = "broken pipe"
+            self.summary.stopped_by = "broken pipe" if e.quiet else "output"
+            self.summary.output_error = None if e.quiet else e.reason
 
     def write_sidecar(self, item: Item, record: dict[str, Any]) -> None:
         ext = self.options.sidecar
         assert ext is not None
-        target = sidecar_path(item, ext, self.options.out_dir)
+        target = sidecar_path(item, ext, self.options.out_dir, self.options.renamed)
         if target is None:
             return
         if item.path is not None and os.path.realpath(target) == os.path.realpath(item.path):
@@ -326,7 +327,7 @@ def dry_run(
     from mimo_cli.ffmpeg.facts import source_estimate
 
     digest = options_digest(settings, prompt)
-    done = load_done(output) if resume and output is not None else {}
+    done = load_done(output, mend=False) if resume and output is not None else {}
     for item in items:
         fp = fingerprint(item, digest)
         skip = fp in done
@@ -351,16 +352,6 @@ def _budget(tokens: int | None) -> Budget | None:
     from mimo_cli.estimate.budget import Budget
 
     return Budget(tokens) if tokens is not None else None
-
-
-def _open_output(output: Path | None, resume: bool, stdout: IO[str] | None) -> IO[str]:
-    if output is None:
-        return stdout or sys.stdout
-    try:
-        mode = "a" if resume else "w"
-        return open(output, mode, encoding="utf-8", errors="backslashreplace", newline="\n")
-    except OSError as e:
-        raise usage_error(f"cannot write {output}: {e.strerror or e}") from None
 
 
 def _split(
@@ -401,21 +392,22 @@ def execute(
     def warn(message: str, _hint: str | None = None) -> None:
         progress.message(f"warning: {message}")
 
-    done = load_done(output, warn) if resume and output is not None else {}
-    todo, restore = _split(items, options_digest(settings, prompt), done, summary)
-    if todo:  # only when something is to be sent: a finished batch needs no key
-        core.require_key(settings)
-    out = _open_output(output, resume, stdout)
+    out = Records.open(output) if output is not None else Records(None, stdout)  # locked first
     client = None
     abandoned = False
     recorder = Recorder.open(settings, None if quiet else warn)
     try:
+        done = load_done(output, warn) if resume and output is not None else {}
+        todo, restore = _split(items, options_digest(settings, prompt), done, summary)
+        if todo:  # only when something is to be sent: a finished batch needs no key
+            core.require_key(settings)
+        out.start(resume)
         sender = Sender(settings, prompt, None, progress.message, clock, _budget(options.budget), recorder)
         sender.quiet = quiet
         runner = Runner(sender, out, options, progress, summary, clock.monotonic)
         if options.sidecar:  # an answer whose sidecar was lost is written again, not asked again
             for item, record in restore:
-                target = sidecar_path(item, options.sidecar, options.out_dir)
+                target = sidecar_path(item, options.sidecar, options.out_dir, options.renamed)
                 if target is not None and not target.exists():
                     runner.write_sidecar(item, record)
         progress.start(len(items), summary.skipped)
@@ -429,10 +421,7 @@ def execute(
             sender.close_all()
     finally:
         progress.stop()
-        if out is not sys.stdout and out is not stdout:
-            out.close()
-        else:
-            out.flush()
+        out.close()
         if client is not None and not abandoned:
             client.close()
         if not abandoned:

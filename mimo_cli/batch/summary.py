@@ -25,7 +25,8 @@ class Summary:
     reasoning_tokens: int = 0
     started: float = field(default_factory=time.monotonic)
     interrupted: bool = False
-    stopped_by: str | None = None  # why the batch stopped early (--fail-fast, an auth error)
+    stopped_by: str | None = None  # why the batch stopped early (--fail-fast, an auth error, "output")
+    output_error: str | None = None  # the records could not be written: why (a full disk ...)
     sidecar_failures: int = 0
     over_budget: int = 0  # not sent: they would have passed --budget
     prompt_tokens: int = 0

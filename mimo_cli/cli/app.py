@@ -7,10 +7,12 @@ Commands return an :class:`~mimo_cli.errors.ExitCode` (or nothing, for success) 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -18,6 +20,9 @@ from typer.core import TyperGroup
 from mimo_cli import __version__
 from mimo_cli.clock import REAL, Clock
 from mimo_cli.errors import ExitCode, Kind, MimoError, usage_error
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 COMPLETE_VAR = "_MIMO_COMPLETE"
 
@@ -75,7 +80,8 @@ class MimoGroup(TyperGroup):
             if argv is not None and not list(argv) and not os.environ.get(COMPLETE_VAR):
                 kwargs["args"] = ["--help"]  # mimo alone: its help, exit 0 (like gh)
             # typer turns Ctrl-C into a return value of 130 when not in standalone mode
-            code = super().main(*args, **kwargs)
+            with sigterm_is_sigint():
+                code = super().main(*args, **kwargs)
         except MimoError as e:
             code = print_error(e)
         except _click.exceptions.UsageError as e:
@@ -87,17 +93,87 @@ class MimoGroup(TyperGroup):
             code = ExitCode.INTERRUPTED
         except HardExit as e:
             print_error(MimoError(Kind.INTERRUPTED, "interrupted"))
+            _leave_nothing_behind()
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(int(e.code))
+        except OSError as e:
+            code = _not_written(e)
+            if code is None:
+                code = _unexpected(
+                    e, State().debugging() or "--debug" in list(kwargs.get("args") or argv or [])
+                )
         except Exception as e:
             code = _unexpected(e, State().debugging() or "--debug" in list(kwargs.get("args") or argv or []))
         if code == ExitCode.INTERRUPTED:
             print_error(MimoError(Kind.INTERRUPTED, "interrupted"))
-        tempfiles = sys.modules.get("mimo_cli.inputs.tempfiles")
-        if tempfiles is not None:  # whatever a Ctrl-C left of temporary files (spooled stdin, conversions)
-            tempfiles.remove_temp_dir()
+        _leave_nothing_behind()
         sys.exit(int(code or 0))
+
+
+def _leave_nothing_behind() -> None:
+    """On every way out: no ffmpeg still running, no temporary file (spooled stdin, conversions) left."""
+    tools = sys.modules.get("mimo_cli.ffmpeg.tools")
+    if tools is not None:
+        tools.kill_children()
+    tempfiles = sys.modules.get("mimo_cli.inputs.tempfiles")
+    if tempfiles is not None:
+        tempfiles.remove_temp_dir()
+
+
+@contextlib.contextmanager
+def sigterm_is_sigint() -> Iterator[None]:
+    """SIGTERM (CI runners, ``timeout``, Kubernetes) and SIGHUP (a closed terminal) do what Ctrl-C does.
+
+    Each is handed to whatever handles SIGINT at that moment: Python's KeyboardInterrupt for describe
+    and ask, the batch runner's "no new requests; a second one abandons those in flight". A signal that
+    is ignored (``nohup`` ignores SIGHUP) stays ignored. Main thread only; the old handlers come back.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def forward(_signum: int, frame: Any) -> None:
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        else:  # SIGINT ignored or left to the system: do as the first Ctrl-C would
+            raise KeyboardInterrupt
+
+    previous: dict[int, Any] = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, forward)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _not_written(e: OSError) -> ExitCode | None:
+    """A full disk, or the reader of stdout gone (``| head``): one line (none for the reader), exit 1.
+    None for any other OSError (which is a bug)."""
+    import errno
+
+    from mimo_cli.fsutil import NO_ROOM, silence, why_not_written
+
+    if e.errno not in (*NO_ROOM, errno.EFBIG, errno.EPIPE):
+        return None
+    import traceback
+
+    # stdout is written by render/ only: the innermost frames tell whether it was stdout that failed
+    frames = traceback.extract_tb(e.__traceback__)[-2:]
+    stdout = isinstance(e, BrokenPipeError) or any(f"{os.sep}render{os.sep}" in f.filename for f in frames)
+    if stdout:
+        silence(sys.stdout)
+    if e.errno == errno.EPIPE:
+        return ExitCode.FAILED
+    where = "to stdout" if stdout else "a file"
+    return print_error(MimoError(Kind.SERVER, f"cannot write {where}: {why_not_written(e)}"))
 
 
 def _unexpected(e: Exception, debug: bool) -> ExitCode:

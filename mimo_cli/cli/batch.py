@@ -1,6 +1,5 @@
 """``mimo batch``: many videos, one request each; JSON Lines out, resumable and shardable."""
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,10 +9,11 @@ import typer
 
 from mimo_cli.cli.app import HardExit, app, state
 from mimo_cli.cli.options import Common, debug_log, with_common
-from mimo_cli.errors import ExitCode, usage_error
+from mimo_cli.errors import ExitCode, Kind, MimoError, usage_error
 from mimo_cli.redact import redact
 
 if TYPE_CHECKING:
+    from mimo_cli.batch.runner import Outcome
     from mimo_cli.settings import Settings
 
 BATCH = "Batch"
@@ -149,7 +149,8 @@ def batch(
     """Describe many videos, one request each, in parallel; JSON Lines out, resumable and shardable."""
     from mimo_cli.batch import plan as batch_plan
     from mimo_cli.batch import runner
-    from mimo_cli.batch.sidecar import check_sidecar_ext
+    from mimo_cli.batch.output import refuse_an_input
+    from mimo_cli.batch.sidecar import check_sidecar_ext, name_apart
     from mimo_cli.core import prompt_of
     from mimo_cli.render.console import info, use_utf8, warning
     from mimo_cli.render.progress import make_progress
@@ -166,8 +167,13 @@ def batch(
         raise usage_error("- (read paths from stdin) may be given once")
     settings = opts.settings()
     prompt = prompt_of(settings)
-    items = batch_plan.plan(paths, fit=settings.fit, include=include or (), exclude=exclude or (),
-                            shard=shard_kn)  # fmt: skip
+    every = batch_plan.plan_all(paths, fit=settings.fit, include=include or (), exclude=exclude or ())
+    if output is not None:
+        refuse_an_input(output, every)
+    renamed, lines = name_apart(every, ext, out_dir) if ext else ({}, [])  # all shards: the same names
+    items = batch_plan.this_shard(every, shard_kn)
+    for line in lines if not opts.quiet else ():
+        warning(line)
     if opts.dry_run:
         show_dry_run(
             runner.dry_run(items, settings, prompt, output, resume), settings, opts.json_out, opts.quiet
@@ -178,17 +184,22 @@ def batch(
         warning("no inputs found", f"directories are searched for {exts} (see --include, --exclude)")
     if opts.debug:
         st.debug = True
-    options = runner.Options(
-        jobs=jobs, rpm=rpm, fail_fast=fail_fast, sidecar=ext, out_dir=out_dir, budget=budget
-    )
+    options = runner.Options(jobs=jobs, rpm=rpm, fail_fast=fail_fast, sidecar=ext, out_dir=out_dir,
+                             budget=budget, renamed=renamed)  # fmt: skip
     progress = make_progress(opts.quiet, records_on_terminal=output is None and sys.stdout.isatty())
     outcome = runner.execute(items, settings, prompt, options, output=output, resume=resume, progress=progress,
                              quiet=opts.quiet, debug=debug_log(st.debugging()), clock=st.clock)  # fmt: skip
+    info(outcome.summary.line())
+    return _exit_code(outcome, output)
+
+
+def _exit_code(outcome: "Outcome", output: Path | None) -> ExitCode | None:
     summary = outcome.summary
-    info(summary.line())
     if summary.stopped_by == "broken pipe":  # nobody reads stdout any more (| head): leave without a fuss
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.FAILED
+    if summary.output_error:  # a full disk: what was written is kept, whole records only
+        hint = "free some space, then run again with --resume" if output is not None else None
+        raise MimoError(Kind.SERVER, summary.output_error, hint)
     if summary.interrupted:
         if outcome.abandoned:  # the abandoned requests' threads cannot be joined: leave at once
             raise HardExit(ExitCode.INTERRUPTED)

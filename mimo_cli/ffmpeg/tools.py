@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
@@ -64,6 +65,10 @@ def require(what: str) -> Tools:
 # -- running it ---------------------------------------------------------------------------------------------
 
 
+_children: set[subprocess.Popen[bytes]] = set()  # the ffmpeg/ffprobe processes running now
+_children_lock = threading.Lock()
+
+
 def _run(
     args: Sequence[str], progress: Callable[[float], None] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -71,10 +76,14 @@ def _run(
 
     ``progress``: for a command with ``-progress pipe:1``, told the seconds of output written so far as
     ffmpeg reports them (stdout is then read line by line; stderr is collected in a thread).
+    A child running in a batch's worker thread is killed by :func:`kill_children` when mimo leaves
+    without waiting for it (a second Ctrl-C, SIGTERM or SIGHUP), so no ffmpeg outlives mimo.
     """
     with subprocess.Popen(
         list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as proc:
+        with _children_lock:
+            _children.add(proc)
         try:
             if progress is None:
                 out, err = proc.communicate()
@@ -84,6 +93,9 @@ def _run(
             proc.kill()
             proc.wait()
             raise
+        finally:
+            with _children_lock:
+                _children.discard(proc)
     return subprocess.CompletedProcess(
         list(args), proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     )
@@ -102,6 +114,18 @@ def _follow(proc: subprocess.Popen[bytes], progress: Callable[[float], None]) ->
     proc.wait()
     reader.join()
     return b"", b"".join(errors)
+
+
+def kill_children() -> None:
+    """Kill and reap every ffmpeg/ffprobe still running (mimo is leaving without waiting for them)."""
+    with _children_lock:
+        procs = list(_children)
+    for proc in procs:
+        with contextlib.suppress(OSError):
+            proc.kill()
+    for proc in procs:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
 
 
 _PREFIX = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*")

@@ -127,6 +127,8 @@ class RunLog:
             raise ValueError(f"unknown kind of request {kind!r}")
         try:
             row, inputs = self._row(key, record, kind, started_at, cached, options)
+            row = _storable(row)
+            inputs = [_storable(values) for values in inputs]
         except (TypeError, ValueError) as e:  # a value json cannot write: a bug, but not the user's loss
             self._fail(e)
             return None
@@ -349,3 +351,17 @@ def _select(query: Query, fts: bool) -> tuple[str, list[Any]]:
         sql += " LIMIT ?"
         params.append(query.n)
     return sql, params
+
+
+def _storable(values: Any) -> Any:
+    """Values SQLite can store as UTF-8: a file name that is not UTF-8 (its bytes held as surrogates) is
+    written ``caf\\xe9.mp4``, as the JSON records write it."""
+
+    def one(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return value
+
+    if isinstance(values, dict):
+        return {k: one(v) for k, v in values.items()}
+    return type(values)(one(v) for v in values)
