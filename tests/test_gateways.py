@@ -17,6 +17,10 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, KEY, http_server, padded_mp4
 from fakeserver import FakeServer, Reply, error_json, html_error
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mimo_cli import gateway
 
 CLIP = str(FIXTURES / "clip.mp4")
 MiB = 1024 * 1024
@@ -442,3 +446,53 @@ def test_the_models_lookup_is_bounded_by_the_deadline(mimo: Any) -> None:
         _SlowModels.stop.set()
     assert run.exit_code == 1 and "Unsupported model" in run.stderr
     assert elapsed < 6, f"the /models lookup took {elapsed:.1f} s"
+
+
+# -- the pure parts ------------------------------------------------------------------------------------------
+
+
+@given(st.lists(st.text(alphabet="abcdefghij-_'[]=.", min_size=1, max_size=30), min_size=1, max_size=80))
+def test_shorten_never_cuts_a_word_and_stays_short(words: list[str]) -> None:
+    text = " ".join(words)
+    short = gateway.shorten(text, 120)
+    assert len(short) <= 120 + 30  # a head or tail word longer than its room is kept whole
+    assert set(short.replace(" … ", " ").split()) <= set(words)
+    if len(text) <= 120:
+        assert short == text
+    else:
+        assert short.startswith(words[0][:1]) and short.endswith(words[-1])
+
+
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"llm_provider-retry-after": "1"}, 1.0),
+        ({"retry-after": "0", "llm_provider-retry-after": "3"}, 3.0),
+        ({"retry-after": "0"}, None),
+        ({"retry-after": "-4"}, None),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_reads_every_name_and_ignores_no_wait(
+    headers: dict[str, str], wait: float | None
+) -> None:
+    assert gateway.retry_after(headers) == wait
+
+
+def test_relayed_status_and_request_id() -> None:
+    assert gateway.relayed_status(RELAYED_401) == 401
+    assert gateway.relayed_status("Error code: 999 - nothing") is None
+    assert gateway.relayed_status("no code here") is None
+    assert gateway.request_id({"x-request-id": "", "request-id": "a"}) == "a"
+    assert gateway.request_id({"x-litellm-call-id": "b"}) == "b"
+    assert gateway.request_id({}) is None
+
+
+def test_suggest_models_puts_video_models_first() -> None:
+    got = gateway.suggest_models(LISTED, "mimo-v2-omni")
+    assert got == ["mimo-v2.5", "qwen-vl-max", "mimo-v2.5-pro", "text-embed-1", "mimo-v2-flash"]
+    assert gateway.suggest_models(["a", "a", "b"], None, 1) == ["a"]
