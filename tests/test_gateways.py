@@ -5,14 +5,11 @@ the request id a gateway renames, and doctor's verdict. Issue 15 found every one
 from __future__ import annotations
 
 import json
-import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import FIXTURES, KEY, http_server, padded_mp4
@@ -22,30 +19,12 @@ from hypothesis import strategies as st
 
 from mimo_cli import gateway
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
 CLIP = str(FIXTURES / "clip.mp4")
 MiB = 1024 * 1024
-
-#: Where the transport's sleep lives (the package layout moved it); the first that imports is patched.
-SLEEP_TARGETS = ("mimo_cli.transport.retry._sleep", "mimo_cli.api._sleep")
-
-
-def _patch_sleep(monkeypatch: pytest.MonkeyPatch, replacement: Callable[[float], None]) -> None:
-    for target in SLEEP_TARGETS:
-        try:
-            monkeypatch.setattr(target, replacement)
-            return
-        except (ImportError, AttributeError):
-            continue
-    raise AssertionError(f"none of {SLEEP_TARGETS} exists")
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The backoff sleeps, recorded instead of slept; jitter off so the usual waits are 0.5, 1, 2 s."""
-    slept: list[float] = []
-    _patch_sleep(monkeypatch, slept.append)
-    monkeypatch.setattr(random, "random", lambda: 0.0)
-    return slept
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -126,7 +105,7 @@ FIXED_TODAY = {"filter code", "detail text", "relayed 429 quota"}
     ids=[row[0] for row in KINDS],
 )  # fmt: skip
 def test_gateway_errors_come_out_as_their_kind(
-    mimo: Any, server: FakeServer, waits: list[float], name: str, reply: Callable[[], Reply], kind: str,
+    mimo: Any, server: FakeServer, sleeps: list[float], name: str, reply: Callable[[], Reply], kind: str,
     code: int, attempts: int, words: str,
 ) -> None:  # fmt: skip
     server.queue(*[reply() for _ in range(4)])
@@ -140,7 +119,7 @@ def test_gateway_errors_come_out_as_their_kind(
 
 
 @pytest.mark.xfail(strict=True, reason="issue 15")
-def test_cooldown_hint_is_not_send_fewer(mimo: Any, server: FakeServer, waits: list[float]) -> None:
+def test_cooldown_hint_is_not_send_fewer(mimo: Any, server: FakeServer, sleeps: list[float]) -> None:
     server.queue(*[litellm_error(429, COOLDOWN) for _ in range(4)])
     run = mimo("describe", CLIP)
     assert run.exit_code == 1
@@ -193,11 +172,11 @@ def test_a_gateway_refusing_thinking_is_named_in_the_hint(mimo: Any, server: Fak
 
 
 @pytest.mark.xfail(strict=True, reason="issue 15")
-def test_llm_provider_retry_after_is_honoured(mimo: Any, server: FakeServer, waits: list[float]) -> None:
+def test_llm_provider_retry_after_is_honoured(mimo: Any, server: FakeServer, sleeps: list[float]) -> None:
     server.queue(error_json(429, "slow down", "rate_limit_error", headers={"llm_provider-retry-after": "1"}))
     run = mimo("describe", CLIP)
     assert run.exit_code == 0, run.stderr
-    assert waits == [1.0]
+    assert sleeps == [1.0]
 
 
 @pytest.mark.parametrize("header", ["request-id", "x-litellm-call-id"])
@@ -218,12 +197,12 @@ def test_renamed_request_id_headers_reach_the_record(mimo: Any, server: FakeServ
 @pytest.mark.parametrize("value", ["0", "-3", "Wed, 21 Oct 2015 07:28:00 GMT"])
 @pytest.mark.xfail(strict=True, reason="issue 15")
 def test_a_retry_after_of_no_time_means_the_usual_backoff(
-    mimo: Any, server: FakeServer, waits: list[float], value: str
+    mimo: Any, server: FakeServer, sleeps: list[float], value: str
 ) -> None:
     server.queue(*[error_json(503, "busy", headers={"Retry-After": value}) for _ in range(3)])
     run = mimo("describe", CLIP)
     assert run.exit_code == 0, run.stderr
-    assert waits == [0.5, 1.0, 2.0]
+    assert sleeps == [0.5, 1.0, 2.0]
 
 
 # -- 413 and cut streams -------------------------------------------------------------------------------------
@@ -390,7 +369,7 @@ def test_the_models_lookup_is_done_once_per_run(mimo: Any, server: FakeServer, t
     assert "--model mimo-v2.5" in run.stderr
 
 
-def test_no_models_lookup_for_other_errors(mimo: Any, server: FakeServer, waits: list[float]) -> None:
+def test_no_models_lookup_for_other_errors(mimo: Any, server: FakeServer, sleeps: list[float]) -> None:
     server.queue(error_json(400, "bad thing", "invalid_request_error"), *[Reply.text("", 503)] * 4)
     assert mimo("describe", CLIP).exit_code == 1
     assert mimo("describe", CLIP).exit_code == 1

@@ -7,33 +7,20 @@ from __future__ import annotations
 import base64
 import json
 import os
-import random
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import FIXTURES
 from fakeserver import FakeServer, Reply
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 CLIP = str(FIXTURES / "clip.mp4")
 MOV = str(FIXTURES / "clip.mov")
 ROOT = Path(__file__).resolve().parent.parent
-SLEEP_TARGETS = ("mimo_cli.transport.retry._sleep", "mimo_cli.api._sleep")
 xfail15 = pytest.mark.xfail(strict=True, reason="issue 15")
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    slept: list[float] = []
-    for target in SLEEP_TARGETS:
-        try:
-            monkeypatch.setattr(target, slept.append)
-            break
-        except (ImportError, AttributeError):
-            continue
-    monkeypatch.setattr(random, "random", lambda: 0.0)
-    return slept
 
 
 def refused(run: Any, server: FakeServer) -> None:
@@ -154,7 +141,7 @@ def empty_stream() -> Reply:
                          ids=["json", "stream"])  # fmt: skip
 @xfail15
 def test_an_empty_answer_is_a_bad_response_and_retried(
-    mimo: Any, server: FakeServer, waits: list[float], reply: Callable[[], Reply], flags: list[str]
+    mimo: Any, server: FakeServer, sleeps: list[float], reply: Callable[[], Reply], flags: list[str]
 ) -> None:
     server.queue(*[reply() for _ in range(4)])
     run = mimo("describe", CLIP, "--json", *flags)
