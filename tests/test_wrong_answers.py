@@ -62,7 +62,6 @@ def test_ask_with_a_question_still_goes(mimo: Any, server: FakeServer) -> None:
 
 
 @pytest.mark.parametrize("mime", ["banana", "image/png", "text/plain", "video"])
-@xfail15
 def test_force_mime_takes_only_video_types(mimo: Any, server: FakeServer, mime: str) -> None:
     run = mimo("describe", CLIP, "--force-mime", mime)
     refused(run, server)
@@ -112,7 +111,6 @@ def test_force_mime_lets_another_video_data_uri_through(mimo: Any, server: FakeS
 
 
 @pytest.mark.parametrize("command", [("describe", CLIP), ("batch", CLIP)])
-@xfail15
 def test_an_empty_prompt_is_a_usage_error(mimo: Any, server: FakeServer, command: tuple[str, str]) -> None:
     run = mimo(*command, "--prompt", "")
     refused(run, server)
@@ -176,7 +174,6 @@ def test_zero_prompt_tokens_for_a_video_warns(mimo: Any, server: FakeServer) -> 
 # -- the request ---------------------------------------------------------------------------------------------
 
 
-@xfail15
 def test_a_whole_fps_is_sent_as_an_integer(mimo: Any, server: FakeServer) -> None:
     assert mimo("describe", CLIP).exit_code == 0
     assert mimo("describe", CLIP, "--fps", "3.0").exit_code == 0
@@ -190,7 +187,6 @@ def test_a_whole_fps_is_sent_as_an_integer(mimo: Any, server: FakeServer) -> Non
 EXTRA = '{"mm_processor_kwargs": {"fps": [1, 2]}, "allowed_openai_params": ["thinking"]}'
 
 
-@xfail15
 def test_extra_body_adds_top_level_fields(mimo: Any, server: FakeServer, tmp_path: Path) -> None:
     assert mimo("describe", CLIP, "--extra-body", EXTRA).exit_code == 0
     assert mimo("ask", CLIP, "What?", "--extra-body", EXTRA).exit_code == 0
@@ -211,7 +207,6 @@ def test_extra_body_adds_top_level_fields(mimo: Any, server: FakeServer, tmp_pat
     ['{"model": "other"}', '{"messages": []}', '{"stream": false}', '{"stream_options": {}}', "[1, 2]",
      "{not json", '"text"'],
 )  # fmt: skip
-@xfail15
 def test_extra_body_that_is_not_an_object_or_sets_mimos_keys_is_refused(
     mimo: Any, server: FakeServer, value: str
 ) -> None:
@@ -222,7 +217,6 @@ def test_extra_body_that_is_not_an_object_or_sets_mimos_keys_is_refused(
     assert key is None or key in run.stderr
 
 
-@xfail15
 def test_the_profile_extra_body_is_sent_and_the_option_adds_to_it(mimo: Any, server: FakeServer) -> None:
     write_config("[profiles.default]\n[profiles.default.extra_body]\nrepetition_penalty = 1.05\nseed = 7\n")
     assert mimo("describe", CLIP).exit_code == 0
@@ -232,7 +226,6 @@ def test_the_profile_extra_body_is_sent_and_the_option_adds_to_it(mimo: Any, ser
     assert second["repetition_penalty"] == 1.05 and second["seed"] == 8
 
 
-@xfail15
 def test_a_profile_extra_body_setting_mimos_keys_is_a_usage_error(mimo: Any, server: FakeServer) -> None:
     write_config('[profiles.default.extra_body]\nmessages = "x"\n')
     run = mimo("describe", CLIP)
@@ -240,7 +233,6 @@ def test_a_profile_extra_body_setting_mimos_keys_is_a_usage_error(mimo: Any, ser
     assert "extra_body" in run.stderr and "messages" in run.stderr
 
 
-@xfail15
 def test_dry_run_shows_the_extra_body(mimo: Any, server: FakeServer) -> None:
     run = mimo("describe", CLIP, "--dry-run", "--extra-body", '{"seed": 8}')
     assert run.exit_code == 0 and server.received == []

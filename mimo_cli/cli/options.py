@@ -167,6 +167,17 @@ class Common:
             rich_help_panel=REQ,
         ),
     ] = None
+    extra_body: Annotated[
+        str | None,
+        typer.Option(
+            "--extra-body",
+            metavar="JSON",
+            help="More top-level fields of the request body, as a JSON object, for a server or gateway "
+            """that needs its own (e.g. '{"allowed_openai_params": ["thinking"]}'); adds to the profile's """
+            "extra_body.",
+            rich_help_panel=REQ,
+        ),
+    ] = None
     stream: Annotated[
         bool | None,
         typer.Option(
@@ -323,7 +334,7 @@ class Common:
         options = {
             name: getattr(self, name)
             for name in ("model", "fps", "resolution", "preset", "prompt", "system", "max_tokens",
-                         "temperature", "top_p", "thinking", "stream", "max_inline_mb", "force_mime",
+                         "temperature", "top_p", "thinking", "extra_body", "stream", "max_inline_mb", "force_mime",
                          "fit", "start", "end", "inline_url", "base_url", "api_key", "timeout", "retries")
         }  # fmt: skip
         options.update(self.schema_options())

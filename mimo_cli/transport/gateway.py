@@ -11,17 +11,13 @@ Pure functions only: the transport's classifier and retry code call them. Nothin
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mimo_cli.errors import usage_error
-
-#: The keys of the body mimo itself sets: ``--extra-body`` and the profile's ``extra_body`` may not.
-RESERVED_BODY_KEYS = ("model", "messages", "stream", "stream_options")
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 #: Retry-After and its renamings, in the order they are trusted (``-ms`` ones are milliseconds).
 RETRY_AFTER_HEADERS = (
@@ -168,35 +164,3 @@ def model_hint(refused: str, suggestions: list[str], retired: str, command: str 
         f"this endpoint does not serve {refused}{retired}; it serves {', '.join(suggestions)}: "
         f"use --model {first}, or keep it: {command} config set model {first}"
     )
-
-
-def parse_extra_body(text: str, source: str = "--extra-body") -> dict[str, Any]:
-    """``--extra-body JSON``: one JSON object, none of whose keys mimo sets itself (usage error else)."""
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        raise usage_error(
-            f"{source} is not valid JSON: {e}",
-            f"""give one JSON object, e.g. {source} '{{"mm_processor_kwargs": {{"max_pixels": 100352}}}}'""",
-        ) from None
-    return check_extra_body(data, source)
-
-
-def check_extra_body(data: Any, source: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise usage_error(
-            f"{source} must be a JSON object (a table in the config file), not {type(data).__name__}",
-            f"""e.g. {source} '{{"allowed_openai_params": ["thinking"]}}'""",
-        )
-    taken = [key for key in RESERVED_BODY_KEYS if key in data]
-    if taken:
-        raise usage_error(
-            f"{source} may not set {', '.join(taken)}: mimo sets {', '.join(RESERVED_BODY_KEYS)} itself",
-            "use --model, --stream/--no-stream and the other options for those",
-        )
-    return {str(k): v for k, v in data.items()}
-
-
-def merge_extra_body(profile: Mapping[str, Any] | None, option: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The profile's ``extra_body`` with the option's keys over it, key by key."""
-    return {**(profile or {}), **(option or {})}
