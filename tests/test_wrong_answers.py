@@ -46,7 +46,6 @@ def video_parts(body: dict[str, Any]) -> list[dict[str, Any]]:
 # -- inputs --------------------------------------------------------------------------------------------------
 
 
-@xfail15
 def test_ask_with_the_question_forgotten_is_a_usage_error(mimo: Any, server: FakeServer) -> None:
     run = mimo("ask", CLIP, MOV)
     refused(run, server)
@@ -88,7 +87,6 @@ MP4_B64 = base64.b64encode((FIXTURES / "clip.mp4").read_bytes()).decode()
     ],
     ids=["text", "image", "not base64", "torn", "webm"],
 )
-@xfail15
 def test_a_data_uri_must_be_an_accepted_video_in_valid_base64(
     mimo: Any, server: FakeServer, uri: str
 ) -> None:

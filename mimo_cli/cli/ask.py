@@ -134,6 +134,7 @@ def ask(
                 'e.g. mimo ask clip.mp4 "What happens at the end?"',
             )
         inputs, question = list(args[:-1]), args[-1]
+        _check_not_a_video(question)
         if question == "-":
             if "-" in inputs:
                 raise usage_error(
@@ -144,3 +145,18 @@ def ask(
         if not question.strip():
             raise usage_error("the question is empty")
     run(ctx, inputs, question, opts, single=False)
+
+
+def _check_not_a_video(question: str) -> None:
+    """``mimo ask a.mp4 b.mov``: the question was forgotten, and b.mov would be sent as the question."""
+    import os
+
+    from mimo_cli.inputs.sniff import ACCEPTED_EXT, OTHER_VIDEO_EXT
+
+    suffix = os.path.splitext(question)[1].lower()
+    if (suffix in ACCEPTED_EXT or suffix in OTHER_VIDEO_EXT) and os.path.isfile(question):
+        raise usage_error(
+            f"the last argument of ask is the question, but {question} is a video file: what is the question?",
+            'add it at the end, e.g. mimo ask a.mp4 b.mov "Which one is shot at night?" '
+            "(with --preset or --prompt, every argument is a video)",
+        )
