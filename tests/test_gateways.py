@@ -17,7 +17,7 @@ from fakeserver import FakeServer, Reply, error_json, html_error
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mimo_cli import gateway
+from mimo_cli.transport import gateway
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -92,18 +92,10 @@ KINDS: list[tuple[str, Callable[[], Reply], str, int, int, str]] = [
      "overloaded", 1, 4, "upstream unavailable"),
 ]  # fmt: skip
 
-FIXED_TODAY = {"filter code", "detail text", "relayed 429 quota"}
-
 
 @pytest.mark.parametrize(
-    ("name", "reply", "kind", "code", "attempts", "words"),
-    [
-        pytest.param(*row, marks=[] if row[0] in FIXED_TODAY else [pytest.mark.xfail(strict=True,
-                                                                                     reason="issue 15")])
-        for row in KINDS
-    ],
-    ids=[row[0] for row in KINDS],
-)  # fmt: skip
+    ("name", "reply", "kind", "code", "attempts", "words"), KINDS, ids=[row[0] for row in KINDS]
+)
 def test_gateway_errors_come_out_as_their_kind(
     mimo: Any, server: FakeServer, sleeps: list[float], name: str, reply: Callable[[], Reply], kind: str,
     code: int, attempts: int, words: str,
@@ -118,7 +110,6 @@ def test_gateway_errors_come_out_as_their_kind(
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_cooldown_hint_is_not_send_fewer(mimo: Any, server: FakeServer, sleeps: list[float]) -> None:
     server.queue(*[litellm_error(429, COOLDOWN) for _ in range(4)])
     run = mimo("describe", CLIP)
@@ -126,7 +117,6 @@ def test_cooldown_hint_is_not_send_fewer(mimo: Any, server: FakeServer, sleeps: 
     assert "fewer at once" not in run.stderr and "channel" in hint_of(run)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_no_connected_db_stops_the_batch(mimo: Any, server: FakeServer, tmp_path: Path) -> None:
     for name in ("a", "b", "c"):
         (tmp_path / f"{name}.mp4").write_bytes((FIXTURES / "clip.mp4").read_bytes())
@@ -145,7 +135,6 @@ UNSUPPORTED = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_a_long_message_keeps_its_informative_end(mimo: Any, server: FakeServer) -> None:
     server.queue(litellm_error(400, UNSUPPORTED + " Received Model Group=mimo-v2-omni " + "x" * 40))
     run = mimo("describe", CLIP, "--thinking", "--json")
@@ -171,7 +160,6 @@ def test_a_gateway_refusing_thinking_is_named_in_the_hint(mimo: Any, server: Fak
 # -- headers a gateway renames -------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_llm_provider_retry_after_is_honoured(mimo: Any, server: FakeServer, sleeps: list[float]) -> None:
     server.queue(error_json(429, "slow down", "rate_limit_error", headers={"llm_provider-retry-after": "1"}))
     run = mimo("describe", CLIP)
@@ -195,7 +183,6 @@ def test_renamed_request_id_headers_reach_the_record(mimo: Any, server: FakeServ
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "Wed, 21 Oct 2015 07:28:00 GMT"])
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_a_retry_after_of_no_time_means_the_usual_backoff(
     mimo: Any, server: FakeServer, sleeps: list[float], value: str
 ) -> None:
@@ -297,7 +284,6 @@ def _doctor_base_url_line(run: Any) -> str:
     ],
     ids=["502", "400 no db", "400", "500"],
 )  # fmt: skip
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_doctor_a_failing_models_endpoint_is_a_problem(
     mimo: Any, models_endpoint: Callable[[int, bytes], str], status: int, body: bytes
 ) -> None:

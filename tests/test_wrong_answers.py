@@ -135,7 +135,6 @@ def empty_stream() -> Reply:
 
 @pytest.mark.parametrize(("reply", "flags"), [(empty_completion, ["--no-stream"]), (empty_stream, [])],
                          ids=["json", "stream"])  # fmt: skip
-@xfail15
 def test_an_empty_answer_is_a_bad_response_and_retried(
     mimo: Any, server: FakeServer, sleeps: list[float], reply: Callable[[], Reply], flags: list[str]
 ) -> None:

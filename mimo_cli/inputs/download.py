@@ -41,7 +41,7 @@ def download(url: str, settings: Settings, notice: Notice | None) -> Video:
     try:
         with open(path, "wb") as out:
             timeout = httpx.Timeout(settings.timeout, connect=min(30.0, settings.timeout))
-            headers = {"User-Agent": f"mimo-cli/{__version__}"}
+            headers = {"User-Agent": f"mimo-video/{__version__}"}
             try:
                 with httpx.stream(
                     "GET", url, headers=headers, timeout=timeout, follow_redirects=True

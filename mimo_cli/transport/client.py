@@ -16,6 +16,7 @@ from mimo_cli.settings import Settings, mask_key
 from mimo_cli.transport import tls
 from mimo_cli.transport.classify import (
     _CERTIFICATE,
+    CUT_HINT,
     ERROR_BODY_LIMIT,
     HINTS,
     RETRY_LABELS,
@@ -71,7 +72,7 @@ def key_header(settings: Settings) -> str | None:
 
 def base_headers(settings: Settings, *, masked: bool = False) -> dict[str, str]:
     """The headers of every request; ``masked`` for showing them (--dry-run): the key as ``sk-…abcd``."""
-    headers = {"User-Agent": f"mimo-cli/{__version__}", "Accept": "application/json"}
+    headers = {"User-Agent": f"mimo-video/{__version__}", "Accept": "application/json"}
     if masked:
         key = settings.api_key
         headers["Authorization"] = f"Bearer {mask_key(key)}" if key else "(no API key set)"
@@ -296,6 +297,7 @@ class Client:
                 f"the connection broke while reading the answer: {e or type(e).__name__}",
                 status,
                 retryable=True,
+                hint=CUT_HINT,
             ) from None
         if result.request_id is None and request_id:
             result.request_id = request_id
