@@ -10,6 +10,7 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
+from mimo_cli.progname import rename
 from mimo_cli.redact import redact
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ def _write_plain(text: str) -> None:
 
 
 def _line(label: str, style: str, message: str) -> None:
+    message = rename(message)  # "mimo models" -> "mimo-video models" when run as mimo-video
     if _plain(sys.stderr):
         _write_plain(f"{label}: {redact(message)}")
         return
