@@ -147,7 +147,6 @@ def test_a_long_message_keeps_its_informative_end(mimo: Any, server: FakeServer)
     assert all(word in source_words or set(word) == {"x"} for word in shown), shown  # no word cut in two
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_a_gateway_refusing_thinking_is_named_in_the_hint(mimo: Any, server: FakeServer) -> None:
     server.queue(litellm_error(400, UNSUPPORTED))
     run = mimo("describe", CLIP, "--thinking")
@@ -168,7 +167,6 @@ def test_llm_provider_retry_after_is_honoured(mimo: Any, server: FakeServer, sle
 
 
 @pytest.mark.parametrize("header", ["request-id", "x-litellm-call-id"])
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_renamed_request_id_headers_reach_the_record(mimo: Any, server: FakeServer, header: str) -> None:
     server.queue(
         error_json(400, "bad", "invalid_request_error", headers={"x-request-id": "", header: "id-42"})
@@ -195,7 +193,6 @@ def test_a_retry_after_of_no_time_means_the_usual_backoff(
 # -- 413 and cut streams -------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_413_from_a_proxy_names_the_body_size_and_max_inline_mb(
     mimo: Any, server: FakeServer, tmp_path: Path
 ) -> None:
@@ -209,7 +206,6 @@ def test_413_from_a_proxy_names_the_body_size_and_max_inline_mb(
     assert "--max-inline-mb" in hint and "--fit" in hint and "proxy" in run.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_a_stream_cut_mid_answer_says_so_and_what_was_kept(mimo: Any, server: FakeServer) -> None:
     server.queue(Reply.sse([chunk({"content": "The video shows"})], done=False))
     run = mimo("describe", CLIP)
@@ -323,7 +319,6 @@ def models_named(text: str, refused: str = "mimo-v2-omni") -> list[str]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_the_model_error_names_served_models_video_first(mimo: Any, server: FakeServer) -> None:
     server.models = list(LISTED)
     server.queue(Reply.json(UNSUPPORTED_MODEL, 400))

@@ -196,10 +196,24 @@ def _phrase(status: int) -> str:
         return ""
 
 
+def retired_note(model: str) -> str:
+    return f" ({RETIRED[model]})" if model in RETIRED else ""
+
+
+def cut_mid_answer_hint(received: dict[str, int]) -> str:
+    """A stream cut after part of the answer was passed on: say so, and what was kept."""
+    content, reasoning = received.get("content", 0), received.get("reasoning", 0)
+    what = f"{content} characters of it" if content else f"{reasoning} characters of reasoning"
+    return (
+        f"the connection was cut mid-answer, after {what}: what arrived is kept as shown, and not sent "
+        "again (part of the answer was already passed on); run it again for the whole answer"
+    )
+
+
 def _model_hint(kind: Kind, model: str | None) -> str | None:
     if model is None:
         return HINTS.get(kind)
-    retired = f" ({RETIRED[model]})" if model in RETIRED else ""
+    retired = retired_note(model)
     if kind is Kind.MODEL:
         return (
             f"this endpoint does not serve {model}{retired}: choose one it serves with --model "

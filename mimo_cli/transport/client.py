@@ -6,6 +6,7 @@ lines to the ``debug`` callback, streamed text to the ``on_delta`` callback of :
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any
 
 from mimo_cli import __version__
@@ -21,10 +22,20 @@ from mimo_cli.transport.classify import (
     HINTS,
     RETRY_LABELS,
     bad_response,
+    cut_mid_answer_hint,
     excerpt,
     http_error,
+    retired_note,
 )
 from mimo_cli.transport.deadline import CONNECT_TIMEOUT, Deadline, _Expired
+from mimo_cli.transport.gateway import (
+    model_hint,
+    refuses_param,
+    suggest_models,
+    thinking_hint,
+    too_large_hint,
+)
+from mimo_cli.transport.gateway import request_id as header_request_id
 from mimo_cli.transport.response import _read_limited, read_body
 from mimo_cli.transport.retry import retry_wait
 
@@ -38,6 +49,7 @@ if TYPE_CHECKING:
     from mimo_cli.result import Result
 
 
+MODELS_LOOKUP_TIMEOUT = 10.0  # seconds: the model error's GET /models must not hold the answer up
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"}
 
 
@@ -131,6 +143,8 @@ class Client:
         self.debug = debug
         self.clock = clock
         register_secret(settings.api_key)
+        self._served: list[str] | None = None  # GET /models, once, for the model error's hint
+        self._lock = threading.Lock()
         self._own_http = http is None
         self.http = http or httpx.Client(
             timeout=httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout)),
@@ -162,10 +176,12 @@ class Client:
         started = self.clock.monotonic()
         redactors = {"reasoning": StreamRedactor(), "content": StreamRedactor()}
         emitted = False
+        received = {"content": 0, "reasoning": 0}
 
         def forward(kind: str, text: str) -> None:
             nonlocal emitted
             emitted = True
+            received[kind] = received.get(kind, 0) + len(text)
             safe = redactors.setdefault(kind, StreamRedactor()).feed(text)
             if safe and on_delta is not None:
                 on_delta(kind, safe)
@@ -178,6 +194,7 @@ class Client:
                 e.attempts = attempt
                 wait = retry_wait(e, attempt, total, emitted, self.clock.random)
                 if wait is None:
+                    self._explain(e, emitted, received)
                     raise
                 self._announce_retry(e, wait, attempt, total)
                 self.clock.sleep(wait)
@@ -194,6 +211,27 @@ class Client:
             result.elapsed_s = self.clock.monotonic() - started
             return result
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _explain(self, e: MimoError, emitted: bool, received: dict[str, int]) -> None:
+        """The hint of a final error, where more is known than the error itself says."""
+        if emitted and e.retryable and e.kind is Kind.BAD_RESPONSE:
+            e.hint = cut_mid_answer_hint(received)
+        elif e.kind is Kind.MODEL:
+            served = self._served_models()
+            suggestions = suggest_models(served, self.settings.model)
+            if suggestions:
+                e.hint = model_hint(self.settings.model, suggestions, retired_note(self.settings.model))
+
+    def _served_models(self) -> list[str]:
+        """The ids GET /models lists, asked once per client (a batch shares one), within the deadline."""
+        with self._lock:
+            if self._served is None:
+                try:
+                    limit = min(self.settings.timeout, MODELS_LOOKUP_TIMEOUT)
+                    self._served = [str(m.get("id", "")) for m in self.models(timeout=limit)]
+                except MimoError:
+                    self._served = []
+            return self._served
 
     def _announce_retry(self, e: MimoError, wait: float, attempt: int, total: int) -> None:
         reason = RETRY_LABELS.get(e.kind, e.kind.value)
@@ -248,7 +286,7 @@ class Client:
                     *_show_headers(response.headers, "<"),
                 ]
             )
-            return self._read(response, on_delta, deadline)
+            return self._read(response, on_delta, deadline, request)
         finally:
             response.close()
 
@@ -267,11 +305,28 @@ class Client:
             retryable=True,
         )
 
-    def _read(self, response: httpx.Response, on_delta: OnDelta, deadline: Deadline) -> Result:
+    def _refused(self, status: int, body: str, headers: Any, request: ChatRequest) -> MimoError:
+        """An HTTP error, with what only the request knows: the size of a body refused with 413, and
+        whether a gateway refuses the ``thinking`` field --thinking sent."""
+        e = http_error(status, body, headers, model=self.settings.model)
+        if status == 413:
+            what, hint = too_large_hint(request.content_length())
+            e.hint = f"{what}: {hint}"
+        elif (
+            e.kind is Kind.BAD_REQUEST
+            and request.settings.thinking is not None
+            and refuses_param(body, "thinking")
+        ):
+            e.hint = thinking_hint()
+        return e
+
+    def _read(
+        self, response: httpx.Response, on_delta: OnDelta, deadline: Deadline, request: ChatRequest
+    ) -> Result:
         import httpx
 
         status = response.status_code
-        request_id = response.headers.get("x-request-id")
+        request_id = header_request_id(response.headers)
         ctype = response.headers.get("content-type", "")
         try:
             chunks = deadline.chunks(response.iter_bytes())
@@ -286,7 +341,7 @@ class Client:
             if status >= 400 or status < 200:
                 body = _read_limited(chunks, ERROR_BODY_LIMIT)
                 self._log([f"< body: {excerpt(body, 500)}"])
-                raise http_error(status, body, response.headers, model=self.settings.model)
+                raise self._refused(status, body, response.headers, request)
             result = read_body(chunks, ctype, self.settings.model, on_delta, status)
         except _Expired:
             raise deadline.error(self.settings.base_url) from None
@@ -303,15 +358,16 @@ class Client:
             result.request_id = request_id
         return result
 
-    def models(self) -> list[dict[str, Any]]:
-        """GET {base_url}/models: the models the endpoint lists."""
+    def models(self, timeout: float | None = None) -> list[dict[str, Any]]:
+        """GET {base_url}/models: the models the endpoint lists (``timeout``: seconds for each phase)."""
         import httpx
 
         url = f"{self.settings.base_url}/models"
         headers = base_headers(self.settings)
         self._log([f"> GET {url}", *_show_headers(headers, ">")])
+        limit = httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT
         try:
-            response = self.http.get(url, headers=headers)
+            response = self.http.get(url, headers=headers, timeout=limit)
         except httpx.TimeoutException:
             raise MimoError(
                 Kind.TIMEOUT, f"{self.settings.base_url} did not answer in time", HINTS[Kind.TIMEOUT]
