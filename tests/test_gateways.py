@@ -218,7 +218,6 @@ def test_a_stream_cut_mid_answer_says_so_and_what_was_kept(mimo: Any, server: Fa
 # -- batch stops without sleeping ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_an_auth_stop_does_not_wait_out_another_inputs_retry(
     mimo: Any, server: FakeServer, tmp_path: Path
 ) -> None:
@@ -337,7 +336,6 @@ def test_the_model_error_names_served_models_video_first(mimo: Any, server: Fake
     assert "--model mimo-v2.5" in hint and "mimo config set model mimo-v2.5" in hint
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_the_models_lookup_is_done_once_per_run(mimo: Any, server: FakeServer, tmp_path: Path) -> None:
     for name in ("a", "b", "c"):
         (tmp_path / f"{name}.mp4").write_bytes((FIXTURES / "clip.mp4").read_bytes())

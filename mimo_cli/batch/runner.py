@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -227,6 +227,7 @@ class Sender:
         self._local = threading.local()
         self._open: dict[int, ChatRequest] = {}
         self._lock = threading.Lock()
+        self._hinted = False
 
     def notice(self, text: str, _hint: str | None = None) -> None:
         """For the shared client's retries: the message, prefixed with the input it is about."""
@@ -252,6 +253,9 @@ class Sender:
                 self._open[threading.get_ident()] = request
             return core.record(job, core.send(request, self.client, structured=self.structured))
         except MimoError as e:
+            if e.kind is Kind.MODEL and e.hint and not self._hinted:  # every input fails alike: say it once
+                self._hinted = True
+                self.message(f"hint: {e.hint}")
             return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started)
         finally:
             with self._lock:
@@ -322,6 +326,17 @@ def _split(
     return todo, restore
 
 
+def _stoppable(clock: Clock, runner: Runner) -> Clock:
+    """The clock of the batch's client: its real sleeps end as soon as the batch stops."""
+    if clock.sleep is not time.sleep:  # a test's instant clock
+        return clock
+
+    def pause(seconds: float) -> None:
+        runner.stopping.wait(seconds)
+
+    return replace(clock, sleep=pause)
+
+
 def execute(
     items: list[Item],
     settings: Settings,
@@ -360,7 +375,10 @@ def execute(
                     runner.write_sidecar(item, record)
         progress.start(len(items), summary.skipped)
         if todo:
-            client = open_client(settings, options.jobs, sender.notice, debug, clock)
+            # A backoff ends as soon as the batch stops (an auth or quota error, Ctrl-C, --fail-fast),
+            # and the retry it waited for is not sent.
+            client = open_client(settings, options.jobs, sender.notice, debug, _stoppable(clock, runner))
+            client.stop = runner.stopping
             sender.client = client
             with runner.sigint():
                 runner.run(todo)

@@ -144,6 +144,7 @@ class Client:
         self.clock = clock
         register_secret(settings.api_key)
         self._served: list[str] | None = None  # GET /models, once, for the model error's hint
+        self.stop: threading.Event | None = None  # set: no more retries (a batch that stops)
         self._lock = threading.Lock()
         self._own_http = http is None
         self.http = http or httpx.Client(
@@ -198,6 +199,8 @@ class Client:
                     raise
                 self._announce_retry(e, wait, attempt, total)
                 self.clock.sleep(wait)
+                if self.stop is not None and self.stop.is_set():
+                    raise  # the batch stopped while this waited: no retry
                 continue
             for kind, redactor in redactors.items():
                 rest = redactor.flush()
