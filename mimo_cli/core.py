@@ -24,7 +24,7 @@ from mimo_cli.inputs.resolve import resolve_input
 from mimo_cli.inputs.video import Video, shorten_data_uri
 from mimo_cli.prompts import preset_text
 from mimo_cli.request import ChatRequest
-from mimo_cli.result import Result, make_record
+from mimo_cli.result import Result, make_record, usage_numbers
 from mimo_cli.schema.flow import SchemaMismatch
 from mimo_cli.settings import Settings
 
@@ -140,12 +140,21 @@ def send(
     client: Client,
     on_delta: OnDelta | None = None,
     structured: Structured | None = None,
+    notice: Notice | None = None,
 ) -> Result:
     """Send a prepared request and return its result (raises MimoError). With ``structured`` (--schema),
-    see :func:`send_structured`."""
+    see :func:`send_structured`; ``notice`` hears of a usage no video request can have."""
     if structured is None:
-        return client.chat(request, on_delta)
-    return send_structured(request, client, structured, on_delta)
+        result = client.chat(request, on_delta)
+    else:
+        result = send_structured(request, client, structured, on_delta)
+    if notice is not None and request.videos and usage_numbers(result.usage)["prompt"] == 0:
+        notice(  # impossible for a video: a gateway made the usage (and maybe the end) up
+            "the server reported 0 prompt tokens for a request with a video: a gateway in between may "
+            "have cut the answer, or not passed the video on",
+            "ask the endpoint directly to compare, or run with --debug to see who answered",
+        )
+    return result
 
 
 def send_structured(
@@ -194,7 +203,7 @@ def run(
     so temporary files (stdin spools, converted videos) exist only while their request is in flight."""
     request = prepare(job, notice)
     try:
-        return send(request, client, on_delta, structured)
+        return send(request, client, on_delta, structured, notice)
     finally:
         request.close()
 

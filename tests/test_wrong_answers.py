@@ -157,7 +157,6 @@ def test_reasoning_alone_is_an_answer(mimo: Any, server: FakeServer) -> None:
     assert run.exit_code == 0 and json.loads(run.stdout)["reasoning"] == "Thinking it over."
 
 
-@xfail15
 def test_zero_prompt_tokens_for_a_video_warns(mimo: Any, server: FakeServer) -> None:
     server.usage = {"prompt_tokens": 0, "completion_tokens": 9, "total_tokens": 9}
     run = mimo("describe", CLIP)
@@ -239,7 +238,6 @@ def test_dry_run_shows_the_extra_body(mimo: Any, server: FakeServer) -> None:
 # -- README --------------------------------------------------------------------------------------------------
 
 
-@xfail15
 def test_readme_shows_the_way_past_the_retired_default_and_the_gateways_checked() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]

@@ -251,7 +251,9 @@ class Sender:
             request = core.prepare(job, self.input_notice)
             with self._lock:
                 self._open[threading.get_ident()] = request
-            return core.record(job, core.send(request, self.client, structured=self.structured))
+            return core.record(
+                job, core.send(request, self.client, structured=self.structured, notice=self.notice)
+            )
         except MimoError as e:
             if e.kind is Kind.MODEL and e.hint and not self._hinted:  # every input fails alike: say it once
                 self._hinted = True

@@ -44,7 +44,9 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
         notice = notice_for(opts.quiet, dim=True)
         structured = core.structured(settings, notice)
         with Client(settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
-            result = core.send(request, client, _after_status(status, renderer.delta), structured)
+            result = core.send(
+                request, client, _after_status(status, renderer.delta), structured, notice_for(opts.quiet)
+            )
         if status is not None:
             status(None)
         renderer.finish(result)
@@ -87,7 +89,8 @@ Examples:
   mimo describe phone.mov --fit
   mimo describe talk.mkv --fit --start 1:00 --end 2:30
   mimo describe http://nas.local/v.mp4 --inline-url --fit
-  mimo describe clip.mp4 --dry-run"""
+  mimo describe clip.mp4 --dry-run
+  mimo describe clip.mp4 --thinking --extra-body '{"allowed_openai_params": ["thinking"]}'"""
 )
 @with_common
 def describe(

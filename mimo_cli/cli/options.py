@@ -173,8 +173,8 @@ class Common:
             "--extra-body",
             metavar="JSON",
             help="More top-level fields of the request body, as a JSON object, for a server or gateway "
-            """that needs its own (e.g. '{"allowed_openai_params": ["thinking"]}'); adds to the profile's """
-            "extra_body.",
+            "that needs its own (vLLM's mm_processor_kwargs, LiteLLM's allowed_openai_params); adds to the "
+            "profile's extra_body.",
             rich_help_panel=REQ,
         ),
     ] = None
