@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 CLIP = str(FIXTURES / "clip.mp4")
 MOV = str(FIXTURES / "clip.mov")
 ROOT = Path(__file__).resolve().parent.parent
-xfail15 = pytest.mark.xfail(strict=True, reason="issue 15")
 
 
 def refused(run: Any, server: FakeServer) -> None:

@@ -220,7 +220,6 @@ def test_the_video_and_its_options_arrive_unchanged_and_the_details_come_back(
     assert record["request_id"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_a_whole_fps_arrives_as_an_integer(mimo: Any, upstream: FakeServer) -> None:
     run = mimo("describe", str(CLIP), "--fps", "2", "-q")
     assert run.exit_code == 0, run.stderr
@@ -232,7 +231,6 @@ def test_a_whole_fps_arrives_as_an_integer(mimo: Any, upstream: FakeServer) -> N
 # -- failures ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_a_wrong_key_is_auth(mimo: Any, upstream: FakeServer) -> None:
     """Without a database LiteLLM answers any key but its master key with 400 "No connected db."."""
     run = mimo("describe", str(CLIP), "--json", key="sk-wrong-key-000000")
@@ -261,7 +259,6 @@ def test_a_429_is_rate_limit(mimo: Any, upstream: FakeServer) -> None:
     assert len(upstream.received) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_a_stream_cut_before_the_answer_is_a_bad_response(mimo: Any, upstream: FakeServer) -> None:
     """LiteLLM ends a cut upstream stream as if it were whole: what comes back is an empty answer."""
     upstream.queue(Reply.sse([], done=False), Reply.sse([], done=False))
@@ -272,7 +269,6 @@ def test_a_stream_cut_before_the_answer_is_a_bad_response(mimo: Any, upstream: F
     assert len(upstream.received) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_a_stream_cut_mid_answer_warns_of_the_impossible_usage(mimo: Any, upstream: FakeServer) -> None:
     """LiteLLM makes the rest up: a finish_reason, [DONE], and a usage of 0 prompt tokens for a video."""
     first = {"id": "chatcmpl-cut", "object": "chat.completion.chunk", "model": MODEL,
@@ -285,7 +281,6 @@ def test_a_stream_cut_mid_answer_warns_of_the_impossible_usage(mimo: Any, upstre
     assert any("0 prompt tokens" in line and "gateway" in line for line in warnings), run.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_thinking_refused_by_the_gateway_says_so(mimo: Any, upstream: FakeServer) -> None:
     run = mimo("describe", str(CLIP), "--thinking")
     assert run.exit_code == 1 and upstream.received == []
@@ -293,7 +288,6 @@ def test_thinking_refused_by_the_gateway_says_so(mimo: Any, upstream: FakeServer
     assert "thinking" in hint
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15")
 def test_extra_body_lets_thinking_through(mimo: Any, upstream: FakeServer) -> None:
     run = mimo("describe", str(CLIP), "--thinking", "--extra-body", '{"allowed_openai_params": ["thinking"]}')
     assert run.exit_code == 0, run.stderr
