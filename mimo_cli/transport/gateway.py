@@ -138,8 +138,8 @@ def too_large_hint(body_bytes: int | None) -> tuple[str, str]:
     size = f" a body of {body_bytes / (1024 * 1024):.1f} MiB" if body_bytes else " the request body"
     return (
         f"the server or a proxy in front of it refused{size}",
-        "make smaller requests: --max-inline-mb below what it accepts (nginx's default is 1 MiB), with --fit "
-        "to convert the video to fit; or send a public URL",
+        "make smaller requests with --max-inline-mb below what it accepts (nginx's default is 1 MiB) and "
+        "--fit to convert the video to fit; or send a public URL",
     )
 
 
