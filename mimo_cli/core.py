@@ -25,7 +25,7 @@ from mimo_cli.inputs.resolve import resolve_input
 from mimo_cli.inputs.video import Video, shorten_data_uri
 from mimo_cli.prompts import preset_text
 from mimo_cli.request import ChatRequest
-from mimo_cli.result import Result, make_record
+from mimo_cli.result import Result, make_record, usage_numbers
 from mimo_cli.runlog.identity import InputRef, RequestKey
 from mimo_cli.runlog.recorder import NO_LOG, Recorder
 from mimo_cli.schema.flow import SchemaMismatch
@@ -276,17 +276,25 @@ def send(
     client: Client,
     on_delta: OnDelta | None = None,
     structured: Structured | None = None,
+    notice: Notice | None = None,
     *,
     estimate: Estimate | None = None,
 ) -> Result:
     """Send a prepared request and return its result (raises MimoError). With ``structured`` (--schema),
-    see :func:`send_structured`. The result keeps the estimate made before sending (``estimate``, else made
-    now) and, when prices are set, the usage's cost."""
+    see :func:`send_structured`; ``notice`` hears of a usage no video request can have. The result keeps
+    the estimate made before sending (``estimate``, else made now) and, when prices are set, the usage's
+    cost."""
     est = estimate if estimate is not None else estimate_of(request)
     if structured is None:
         result = client.chat(request, on_delta)
     else:
         result = send_structured(request, client, structured, on_delta)
+    if notice is not None and request.videos and usage_numbers(result.usage)["prompt"] == 0:
+        notice(  # impossible for a video: a gateway made the usage (and maybe the end) up
+            "the server reported 0 prompt tokens for a request with a video: a gateway in between may "
+            "have cut the answer, or not passed the video on",
+            "ask the endpoint directly to compare, or run with --debug to see who answered",
+        )
     result.estimate = estimate_record(est, request.settings)
     result.cost = usage_cost(result.usage, request.settings)
     return result
@@ -314,7 +322,6 @@ def estimate_record(est: Estimate, settings: Settings) -> dict[str, Any]:
 def usage_cost(usage: dict[str, Any] | None, settings: Settings) -> str | None:
     """What a usage cost at the profile's prices (``¥0.0123``); None without prices or usage."""
     from mimo_cli.estimate.tokens import cost, format_cost
-    from mimo_cli.result import usage_numbers
 
     n = usage_numbers(usage)
     amount = cost(n["prompt"], n["completion"], settings.price_input, settings.price_output)
@@ -367,7 +374,7 @@ def run(
     so temporary files (stdin spools, converted videos) exist only while their request is in flight."""
     request = prepare(job, notice)
     try:
-        return send(request, client, on_delta, structured)
+        return send(request, client, on_delta, structured, notice)
     finally:
         request.close()
 

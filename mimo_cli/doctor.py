@@ -116,22 +116,29 @@ def check_endpoint(
         with Client(checked) as client:
             models = client.models()
     except MimoError as e:
-        if e.kind in (Kind.NETWORK, Kind.TIMEOUT):
-            checks.append(Check("base URL", PROBLEM, f"{url} cannot be reached: {e.message}", e.hint))
-        elif e.kind in (Kind.AUTH, Kind.QUOTA) and settings.api_key:
-            checks.append(
-                Check("base URL", PROBLEM, f"{url} answers, but refuses the key: {e.message}", e.hint)
-            )
-        elif e.kind is Kind.AUTH:
-            checks.append(Check("base URL", OK, f"{url} answers ({e.message} without a key)"))
-        else:
-            checks.append(Check("base URL", WARNING, f"{url} answers, but does not list models: {e.message}",
-                                "is it an OpenAI-compatible endpoint (it usually ends in /v1)?"))  # fmt: skip
+        checks.append(_endpoint_failed(url, e, bool(settings.api_key)))
         if not (e.kind in (Kind.NETWORK, Kind.TIMEOUT) or (e.kind is Kind.AUTH and not settings.api_key)):
             checks.append(Check("model", WARNING, f"cannot tell whether {settings.model} is served"))
         return None
     checks.append(Check("base URL", OK, f"{url} answers ({len(models)} models listed)"))
     return models
+
+
+def _endpoint_failed(url: str, e: MimoError, has_key: bool) -> Check:
+    """The base URL check when GET /models failed: a problem unless the endpoint merely lists no models
+    (404, 405) or asks for the key that is not set."""
+    status = e.http_status or 0
+    if e.kind in (Kind.NETWORK, Kind.TIMEOUT):
+        return Check("base URL", PROBLEM, f"{url} cannot be reached: {e.message}", e.hint)
+    if e.kind in (Kind.AUTH, Kind.QUOTA) and has_key:
+        return Check("base URL", PROBLEM, f"{url} answers, but refuses the key: {e.message}", e.hint)
+    if e.kind is Kind.AUTH:
+        return Check("base URL", OK, f"{url} answers ({e.message} without a key)")
+    if status >= 500 or (has_key and 400 <= status < 500 and status not in (404, 405)):
+        return Check("base URL", PROBLEM, f"{url} answers with an error: {e.message}",
+                     e.hint or "requests would fail the same way: check --base-url, or try later")  # fmt: skip
+    return Check("base URL", WARNING, f"{url} answers, but does not list models: {e.message}",
+                 "is it an OpenAI-compatible endpoint (it usually ends in /v1)?")  # fmt: skip
 
 
 def check_libmagic() -> Check:
@@ -158,4 +165,4 @@ def check_ffmpeg() -> Check:
             "ffmpeg", OK, tools.ffmpeg if tools.origin == "PATH" else f"{tools.ffmpeg} ({tools.origin})"
         )
     return Check("ffmpeg", WARNING, "not found: --fit, --start and --end need it",
-                 "install ffmpeg (apt-get install ffmpeg, brew install ffmpeg), or: pipx install 'mimo-cli[ffmpeg]'")  # fmt: skip
+                 "install ffmpeg (apt-get install ffmpeg, brew install ffmpeg), or: pipx install 'mimo-video[ffmpeg]'")  # fmt: skip

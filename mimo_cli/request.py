@@ -43,7 +43,7 @@ class ChatRequest:
                 {
                     "type": "video_url",
                     "video_url": {"url": url},
-                    "fps": s.fps,
+                    "fps": int(s.fps) if float(s.fps).is_integer() else s.fps,  # 2, not 2.0
                     "media_resolution": s.resolution,
                 }
             )
@@ -67,6 +67,8 @@ class ChatRequest:
         if s.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
+        for key, value in s.extra_body.items():  # --extra-body / extra_body: adds, never replaces
+            body.setdefault(key, value)
         return body
 
     def _token(self, i: int) -> str:

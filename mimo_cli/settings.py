@@ -71,6 +71,7 @@ PROFILE_KEYS: dict[str, type] = {
     "log": bool,
     "cache": bool,
     "max_download_mb": float,
+    "extra_body": dict,
 }
 
 #: How each setting is named on the command line (for error messages).
@@ -113,6 +114,7 @@ class Settings:
     currency: str = "¥"
     log: bool = True  # record every request in the run log (mimo_cli.runlog)
     cache: bool = False  # answer a request from the run log when it holds an ok answer to the same one
+    extra_body: Mapping[str, Any] = field(default_factory=dict)  # more top-level fields of the body
 
     @property
     def inline_limit(self) -> int:
@@ -206,8 +208,10 @@ def resolve(
         {k: v for k, v in (profile or {}).items() if v is not None},
         DEFAULTS,
     ]
-    merged: dict[str, Any] = {}
+    merged: dict[str, Any] = {"extra_body": _extra_body(options, profile)}
     for name in Settings.__dataclass_fields__:
+        if name in merged:
+            continue
         for layer in layers:
             if name in layer:
                 merged[name] = layer[name]
@@ -248,6 +252,15 @@ def _validate(merged: dict[str, Any]) -> None:
             if problem:
                 raise usage_error(f"{OPTION_NAMES[name]} {problem}")
     _span(merged)
+    if merged.get("prompt") == "":
+        raise usage_error(
+            "--prompt must not be empty", "leave it out to use the preset's prompt (--preset NAME)"
+        )
+    force_mime = merged.get("force_mime")
+    if force_mime is not None and not _VIDEO_MIME.fullmatch(force_mime):
+        raise usage_error(
+            f"--force-mime takes a video/… type, got {force_mime!r}", "e.g. --force-mime video/mp4"
+        )
     base_url = merged["base_url"]
     problem = check_value("base_url", base_url)
     if problem:
@@ -255,6 +268,38 @@ def _validate(merged: dict[str, Any]) -> None:
             f"the base URL {problem}",
             "set it with --base-url or MIMO_BASE_URL, e.g. https://api.xiaomimimo.com/v1",
         )
+
+
+_VIDEO_MIME = re.compile(r"video/[A-Za-z0-9][A-Za-z0-9.+-]*")
+#: The keys of the body mimo sets itself: ``--extra-body`` and a profile's ``extra_body`` may not.
+RESERVED_BODY_KEYS = ("model", "messages", "stream", "stream_options")
+
+
+def parse_extra_body(text: str) -> dict[str, Any]:
+    """``--extra-body JSON`` (or ``mimo config set extra_body JSON``): one JSON object."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise ValueError(f"must be a JSON object, got {text!r} ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"must be a JSON object, got {text!r}")
+    return data
+
+
+def _extra_body(options: Mapping[str, Any], profile: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The profile's ``extra_body`` with the keys of ``--extra-body`` over it, key by key."""
+    given = options.get("extra_body")
+    if isinstance(given, str):
+        try:
+            given = parse_extra_body(given)
+        except ValueError as e:
+            raise usage_error(
+                f"--extra-body {e}", """e.g. --extra-body '{"mm_processor_kwargs": {"max_pixels": 100352}}'"""
+            ) from None
+    base = (profile or {}).get("extra_body") or {}
+    return {**base, **(given or {})}
 
 
 _RANGES: dict[str, tuple[float, float | None]] = {
@@ -282,11 +327,17 @@ def _check_url(url: str) -> str | None:
     return None
 
 
-def check_value(name: str, value: Any) -> str | None:
-    """What is wrong with a (typed) setting value, as ``must be …, got …``; None when it is fine."""
-    if value is None:
-        return None
-    kind = PROFILE_KEYS[name]
+def _check_table(value: Any) -> str | None:
+    """``extra_body``: a table of fields, none of which mimo sets itself."""
+    if not isinstance(value, Mapping):
+        return f"must be a table of fields (a JSON object), got {value!r}"
+    taken = [key for key in RESERVED_BODY_KEYS if key in value]
+    if taken:
+        return f"may not set {', '.join(taken)}: mimo sets {', '.join(RESERVED_BODY_KEYS)} itself"
+    return None
+
+
+def _type_problem(name: str, kind: type, value: Any) -> str | None:
     if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return f"must be a number, got {value!r}"
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
@@ -297,6 +348,19 @@ def check_value(name: str, value: Any) -> str | None:
         # never an api_key's value: it may well be the key, in a list
         shown = f"a {type(value).__name__}" if name == "api_key" else repr(value)
         return f"must be a string, got {shown}"
+    if kind is dict:
+        return _check_table(value)
+    return None
+
+
+def check_value(name: str, value: Any) -> str | None:
+    """What is wrong with a (typed) setting value, as ``must be …, got …``; None when it is fine."""
+    if value is None:
+        return None
+    kind = PROFILE_KEYS[name]
+    problem = _type_problem(name, kind, value)
+    if problem or kind is dict:
+        return problem
     if kind in (int, float):
         if not math.isfinite(value):
             return f"must be a finite number, got {value!r}"
@@ -324,6 +388,8 @@ def parse_value(name: str, text: str) -> Any:
     Raises :class:`ValueError` with the reason when the text is not a value of the setting's type.
     """
     kind = PROFILE_KEYS[name]
+    if kind is dict:
+        return parse_extra_body(text)
     if kind is bool:
         lowered = text.strip().lower()
         if lowered in ("true", "yes", "on", "1"):

@@ -183,9 +183,10 @@ def test_retry_after_seconds_date_and_ms() -> None:
     future = email.utils.formatdate(time.time() + 30, usegmt=True)
     wait = retry_after({"retry-after": future})
     assert wait is not None and 28 <= wait <= 30
-    assert retry_after({"retry-after": email.utils.formatdate(time.time() - 60, usegmt=True)}) == 0
+    # no wait at all (0, negative, a date gone by) means the usual backoff: None (SPEC "Other additions")
+    assert retry_after({"retry-after": email.utils.formatdate(time.time() - 60, usegmt=True)}) is None
     assert retry_after({"retry-after": "soon"}) is None and retry_after({}) is None
-    assert retry_after({"retry-after": "-4"}) == 0 and retry_after({"retry-after": "inf"}) is None
+    assert retry_after({"retry-after": "-4"}) is None and retry_after({"retry-after": "inf"}) is None
 
 
 @given(st.text(max_size=40), st.text(max_size=40))

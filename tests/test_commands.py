@@ -175,7 +175,7 @@ def test_doctor_warnings_do_not_block(mimo: Any, server: FakeServer, monkeypatch
     checks = lines_of(run)
     assert checks["API key"].startswith(f"ok API key {mask_key(KEY)} (from profile 'default')")
     assert checks["model"].startswith("warning model mimo-v9 is not among the models listed: mimo-v2-omni")
-    assert checks["ffmpeg"].startswith("warning") and "mimo-cli[ffmpeg]" in checks["ffmpeg"]
+    assert checks["ffmpeg"].startswith("warning") and "mimo-video[ffmpeg]" in checks["ffmpeg"]
     assert checks["libmagic"].startswith("warning") and "libmagic1" in checks["libmagic"]
     if os.name == "posix":
         assert (

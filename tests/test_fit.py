@@ -216,7 +216,7 @@ def test_without_ffmpeg_fit_start_and_end_name_both_ways_to_get_it(
         run = mimo("describe", *args)
         assert run.exit_code == 2, args
         assert "needs ffmpeg, which is not installed" in run.stderr
-        assert "apt-get install ffmpeg" in run.stderr and "pip install 'mimo-cli[ffmpeg]'" in run.stderr
+        assert "apt-get install ffmpeg" in run.stderr and "pip install 'mimo-video[ffmpeg]'" in run.stderr
     assert server.received == []
     # a video that needs no conversion is sent as it is, --fit or not
     assert mimo("describe", str(FIXTURES / "clip.mp4"), "--fit").exit_code == 0

@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -237,6 +237,7 @@ class Sender:
         self._local = threading.local()
         self._open: dict[int, ChatRequest] = {}
         self._lock = threading.Lock()
+        self._hinted = False
 
     def notice(self, text: str, _hint: str | None = None) -> None:
         """For the shared client's retries: the message, prefixed with the input it is about."""
@@ -269,6 +270,9 @@ class Sender:
             prepared.sent = True
             return core.finish(prepared, self.recorder, self._send(prepared.request, estimate, item))
         except MimoError as e:
+            if e.kind is Kind.MODEL and e.hint and not self._hinted:  # every input fails alike: say it once
+                self._hinted = True
+                self.message(f"hint: {e.hint}")
             elapsed = self.clock.monotonic() - started
             if prepared is not None and prepared.sent and e.kind is not Kind.BUDGET:  # sent, and failed
                 return core.finish(prepared, self.recorder, error=e, elapsed_s=elapsed, estimate=shown)
@@ -284,13 +288,17 @@ class Sender:
         """Send one request; with --budget, only when its estimate fits (else the ``budget`` error)."""
         assert self.client is not None
         if self.budget is None:
-            return core.send(request, self.client, structured=self.structured, estimate=estimate)
+            return core.send(
+                request, self.client, structured=self.structured, notice=self.notice, estimate=estimate
+            )
         from mimo_cli.ffmpeg.facts import charge
 
         reserved = self.budget.reserve(charge(request, estimate), item.input)
         result = None
         try:
-            result = core.send(request, self.client, structured=self.structured, estimate=estimate)
+            result = core.send(
+                request, self.client, structured=self.structured, notice=self.notice, estimate=estimate
+            )
             return result
         finally:  # a failed request reports no usage: it counts nothing
             self.budget.finish(reserved, result.usage if result else None, sent=result is not None)
@@ -370,6 +378,17 @@ def _split(
     return todo, restore
 
 
+def _stoppable(clock: Clock, runner: Runner) -> Clock:
+    """The clock of the batch's client: its real sleeps end as soon as the batch stops."""
+    if clock.sleep is not time.sleep:  # a test's instant clock
+        return clock
+
+    def pause(seconds: float) -> None:
+        runner.stopping.wait(seconds)
+
+    return replace(clock, sleep=pause)
+
+
 def execute(
     items: list[Item],
     settings: Settings,
@@ -412,7 +431,10 @@ def execute(
                     runner.write_sidecar(item, record)
         progress.start(len(items), summary.skipped)
         if todo:
-            client = open_client(settings, options.jobs, sender.notice, debug, clock)
+            # A backoff ends as soon as the batch stops (an auth or quota error, Ctrl-C, --fail-fast),
+            # and the retry it waited for is not sent.
+            client = open_client(settings, options.jobs, sender.notice, debug, _stoppable(clock, runner))
+            client.stop = runner.stopping
             sender.client = client
             with runner.sigint():
                 runner.run(todo)

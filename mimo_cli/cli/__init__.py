@@ -12,8 +12,10 @@ from mimo_cli.cli.app import app
 
 
 def main() -> None:
-    """The ``mimo`` console script."""
-    app(prog_name="mimo")
+    """The ``mimo`` and ``mimo-video`` console scripts (help names the one that was run)."""
+    from mimo_cli.progname import command_name
+
+    app(prog_name=command_name())
 
 
 __all__ = ["app", "main"]

@@ -74,8 +74,12 @@ class MimoGroup(TyperGroup):
             completion_init()
             kwargs.update(prog_name="mimo", complete_var=COMPLETE_VAR)
         from mimo_cli.cli.fastparams import lighten
+        from mimo_cli.progname import command_name
 
         lighten(self)
+        name = kwargs.setdefault("prog_name", command_name())  # help names mimo-video when run as that
+        if name != "mimo":
+            _rename_help(self, name)
         try:
             if argv is not None and not list(argv) and not os.environ.get(COMPLETE_VAR):
                 kwargs["args"] = ["--help"]  # mimo alone: its help, exit 0 (like gh)
@@ -174,6 +178,22 @@ def _not_written(e: OSError) -> ExitCode | None:
         return ExitCode.FAILED
     where = "to stdout" if stdout else "a file"
     return print_error(MimoError(Kind.SERVER, f"cannot write {where}: {why_not_written(e)}"))
+
+
+def _rename_help(group: Any, name: str) -> None:
+    """The examples of every help text name the command that was run (``mimo-video describe …``)."""
+    from mimo_cli.progname import rename
+
+    for command in [group, *group.commands.values()]:
+        for attr in ("help", "epilog", "short_help"):
+            text = getattr(command, attr, None)
+            if isinstance(text, str):
+                setattr(command, attr, rename(text, name))
+        for sub in getattr(command, "commands", {}).values():
+            for attr in ("help", "epilog", "short_help"):
+                text = getattr(sub, attr, None)
+                if isinstance(text, str):
+                    setattr(sub, attr, rename(text, name))
 
 
 def _unexpected(e: Exception, debug: bool) -> ExitCode:

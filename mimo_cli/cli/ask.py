@@ -95,7 +95,9 @@ def _answer(st: Any, prepared: Any, recorder: Any, opts: Common, status: Any, es
         with Client(job.settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
             prepared.sent = True
             on_delta = _after_status(status, renderer.delta)
-            result = core.send(prepared.request, client, on_delta, structured, estimate=estimate)
+            result = core.send(
+                prepared.request, client, on_delta, structured, notice_for(opts.quiet), estimate=estimate
+            )
         if status is not None:
             status(None)
         core.finish(prepared, recorder, result)
@@ -141,7 +143,8 @@ Examples:
   mimo describe http://nas.local/v.mp4 --inline-url --fit
   mimo describe clip.mp4 --dry-run
   mimo describe clip.mp4 --cache     (the same request again: from the run log, nothing sent)
-  mimo describe private.mp4 --no-log"""
+  mimo describe private.mp4 --no-log
+  mimo describe clip.mp4 --thinking --extra-body '{"allowed_openai_params": ["thinking"]}'"""
 )
 @with_common
 def describe(
@@ -188,6 +191,7 @@ def ask(
                 'e.g. mimo ask clip.mp4 "What happens at the end?"',
             )
         inputs, question = list(args[:-1]), args[-1]
+        _check_not_a_video(question)
         if question == "-":
             if "-" in inputs:
                 raise usage_error(
@@ -198,3 +202,18 @@ def ask(
         if not question.strip():
             raise usage_error("the question is empty")
     run(ctx, inputs, question, opts, single=False)
+
+
+def _check_not_a_video(question: str) -> None:
+    """``mimo ask a.mp4 b.mov``: the question was forgotten, and b.mov would be sent as the question."""
+    import os
+
+    from mimo_cli.inputs.sniff import ACCEPTED_EXT, OTHER_VIDEO_EXT
+
+    suffix = os.path.splitext(question)[1].lower()
+    if (suffix in ACCEPTED_EXT or suffix in OTHER_VIDEO_EXT) and os.path.isfile(question):
+        raise usage_error(
+            f"the last argument of ask is the question, but {question} is a video file: what is the question?",
+            'add it at the end, e.g. mimo ask a.mp4 b.mov "Which one is shot at night?" '
+            "(with --preset or --prompt, every argument is a video)",
+        )

@@ -173,6 +173,17 @@ class Common:
             rich_help_panel=REQ,
         ),
     ] = None
+    extra_body: Annotated[
+        str | None,
+        typer.Option(
+            "--extra-body",
+            metavar="JSON",
+            help="More top-level fields of the request body, as a JSON object, for a server or gateway "
+            "that needs its own (vLLM's mm_processor_kwargs, LiteLLM's allowed_openai_params); adds to the "
+            "profile's extra_body.",
+            rich_help_panel=REQ,
+        ),
+    ] = None
     stream: Annotated[
         bool | None,
         typer.Option(
@@ -358,9 +369,9 @@ class Common:
         options = {
             name: getattr(self, name)
             for name in ("model", "fps", "resolution", "preset", "prompt", "system", "max_tokens",
-                         "temperature", "top_p", "thinking", "stream", "max_inline_mb", "max_download_mb", "force_mime",
-                         "fit", "start", "end", "inline_url", "base_url", "api_key", "timeout", "retries",
-                         "log", "cache")
+                         "temperature", "top_p", "thinking", "extra_body", "stream", "max_inline_mb",
+                         "max_download_mb", "force_mime", "fit", "start", "end", "inline_url", "base_url",
+                         "api_key", "timeout", "retries", "log", "cache")
         }  # fmt: skip
         options.update(self.schema_options())
         return resolve_settings(options, self.config, self.profile)

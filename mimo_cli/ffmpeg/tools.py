@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = (
     "install ffmpeg (sudo apt-get install ffmpeg, or brew install ffmpeg), "
-    "or the one the ffmpeg extra bundles: pip install 'mimo-cli[ffmpeg]'"
+    "or the one the ffmpeg extra bundles: pip install 'mimo-video[ffmpeg]'"
 )
 
 # -- finding ffmpeg -----------------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ def _fetch(url: str, path: os.PathLike[str], settings: Settings) -> None:
         "raise --timeout, or check the URL",
     )
     timeout = httpx.Timeout(settings.timeout, connect=min(30.0, settings.timeout))
-    headers = {"User-Agent": f"mimo-cli/{__version__}"}
+    headers = {"User-Agent": f"mimo-video/{__version__}"}
     try:
         with httpx.Client(timeout=timeout, follow_redirects=True) as client, open(path, "wb") as out:
             request = client.build_request("GET", url, headers=headers, extensions={"trace": deadline.trace})

@@ -7,6 +7,8 @@ either: a file that needs converting or cutting comes back as a Video with ``nee
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import os
 import re
@@ -17,6 +19,7 @@ from typing import IO, TYPE_CHECKING
 from mimo_cli.errors import input_error
 from mimo_cli.inputs.download import download
 from mimo_cli.inputs.local import local_file, spool_stdin
+from mimo_cli.inputs.sniff import ACCEPTED_MIME
 from mimo_cli.inputs.video import Video, human_size, shorten_data_uri
 
 if TYPE_CHECKING:
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
     from mimo_cli.settings import Settings
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+#: The MIME types a data URI input may carry: those mimo sends for a file.
+SENT_MIME = frozenset(ACCEPTED_MIME.values())
 
 
 def unreachable_host(url: str) -> str | None:
@@ -50,6 +55,53 @@ def unreachable_host(url: str) -> str | None:
     return None
 
 
+_B64_CHUNK = 4 * 65536  # characters of base64 checked at a time (a multiple of 4)
+
+
+def data_uri(text: str, settings: Settings) -> Video:
+    """A ``data:`` input: sent as it is, once its type, its base64 and its length are checked.
+
+    Its MIME type must be one the API accepts, unless ``--force-mime`` gives the type to send instead."""
+    limit = settings.inline_limit
+    marker = text.find(";base64,", 0, 200)
+    if marker < 0:
+        raise input_error(
+            "a data URI input must look like data:video/mp4;base64,...", "or pass a file path instead"
+        )
+    if settings.cutting:
+        raise input_error("--start/--end cannot cut a data: URI", "pass the video file itself instead")
+    mime = text[5:marker].split(";")[0].strip().lower()
+    if settings.force_mime:
+        text = f"data:{settings.force_mime};base64,{text[marker + 8 :]}"
+        marker = 5 + len(settings.force_mime)
+    elif mime not in SENT_MIME:
+        raise input_error(
+            f"the data URI is of type {mime or '(none)'!r}, not a video the API accepts "
+            f"({', '.join(sorted(SENT_MIME))})",
+            "pass the file itself (with --fit to convert it), or --force-mime video/... to send it anyway",
+        )
+    if len(text) > limit:
+        raise input_error(
+            f"the data URI is {len(text):,} characters, over the {human_size(limit)} inline limit",
+            "pass the file itself with --fit, or a public http(s) URL",
+        )
+    _check_base64(text, marker + 8)
+    return Video(label=shorten_data_uri(text), url=text)
+
+
+def _check_base64(text: str, start: int) -> None:
+    """The payload of a data URI is valid base64 (checked in chunks: never decoded whole)."""
+    if start >= len(text):
+        raise input_error("the data URI holds no data after base64,", "pass the video file itself instead")
+    for at in range(start, len(text), _B64_CHUNK):
+        try:
+            base64.b64decode(text[at : at + _B64_CHUNK], validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise input_error(
+                f"the data URI's payload is not valid base64 ({e})", "pass the video file itself instead"
+            ) from None
+
+
 def resolve_input(
     text: str,
     settings: Settings,
@@ -63,7 +115,6 @@ def resolve_input(
     spooled to disk, a downloaded URL). At most one such file is left per call. A video that ffmpeg must
     convert or cut comes back with ``needs_ffmpeg`` set (see :func:`mimo_cli.ffmpeg.convert.prepare`).
     """
-    limit = settings.inline_limit
     cutting = settings.cutting
     lower = text.lower()
     if lower.startswith(("http://", "https://")):
@@ -82,18 +133,7 @@ def resolve_input(
             )
         return Video(label=text, url=text)
     if lower.startswith("data:"):
-        if ";base64," not in text[:200]:
-            raise input_error(
-                "a data URI input must look like data:video/mp4;base64,...", "or pass a file path instead"
-            )
-        if cutting:
-            raise input_error("--start/--end cannot cut a data: URI", "pass the video file itself instead")
-        if len(text) > limit:
-            raise input_error(
-                f"the data URI is {len(text):,} characters, over the {human_size(limit)} inline limit",
-                "pass the file itself with --fit, or a public http(s) URL",
-            )
-        return Video(label=shorten_data_uri(text), url=text)
+        return data_uri(text, settings)
     if text == "-":
         return spool_stdin(stdin, settings, notice)
     scheme = _SCHEME.match(text)

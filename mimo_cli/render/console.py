@@ -10,6 +10,7 @@ import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
+from mimo_cli.progname import rename
 from mimo_cli.redact import redact, strip_controls
 
 if TYPE_CHECKING:
@@ -66,9 +67,8 @@ def _write_plain(text: str) -> None:
 
 
 def _line(label: str, style: str, message: str) -> None:
-    message = strip_controls(
-        message
-    )  # a file name or a server's text: no escape sequence reaches the terminal
+    message = strip_controls(rename(message))  # a server's text: no escape sequence reaches the terminal;
+    # "mimo models" -> "mimo-video models" when run as mimo-video
     if _plain(sys.stderr):
         _write_plain(f"{label}: {redact(message)}")
         return

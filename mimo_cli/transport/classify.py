@@ -13,12 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 from mimo_cli.errors import Kind, MimoError
 from mimo_cli.redact import redact, shown, strip_controls
+from mimo_cli.transport.gateway import (
+    AUTH_TEXT,
+    COOLDOWN_TEXT,
+    FILTER_TEXT,
+    relayed_status,
+    request_id,
+    shorten,
+    unwrap_detail,
+)
 from mimo_cli.transport.retry import retry_after
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    pass
 
 
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529}
@@ -45,6 +52,19 @@ HINTS = {
     Kind.TIMEOUT: "raise --timeout, or send less video (a lower --fps, a shorter clip)",
     Kind.BAD_RESPONSE: "is --base-url an OpenAI-compatible endpoint (it usually ends in /v1)?",
 }
+#: The hints of a cut stream and of an empty answer, whose cause is not the endpoint's kind.
+CUT_HINT = (
+    "the connection was cut before the answer was complete: try again (--retries N); a gateway or proxy "
+    "in between may be closing long responses"
+)
+EMPTY_HINT = (
+    "the server said the answer was complete but sent no text: a gateway in between may have cut it or "
+    "made it up; try again, or ask the endpoint directly"
+)
+NO_DB_HINT = (
+    "a LiteLLM proxy without a database accepts only its master key: check the key (--api-key or "
+    "MIMO_API_KEY) with the gateway's admin"
+)
 #: How a retry notice names what went wrong: ``retrying in 2.0 s: 503 overloaded (attempt 2 of 4)``.
 RETRY_LABELS = {
     Kind.RATE_LIMIT: "rate limited",
@@ -135,7 +155,7 @@ def _error_fields(body: str, headers: Any = None) -> tuple[str, str]:
     plain text, or an HTML page (its title, and the ``Server`` that sent it).
     """
     try:
-        data = json.loads(body)
+        data = unwrap_detail(json.loads(body))
     except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
@@ -152,6 +172,8 @@ def _error_fields(body: str, headers: Any = None) -> tuple[str, str]:
                     "; ".join(_text(d.get("msg")) for d in err["detail"] if isinstance(d, dict))
                 )
             param = _text(err.get("param"))
+            if param in ("None", "null"):  # LiteLLM writes an absent param as the string "None"
+                param = ""
             if param and param not in message:
                 if " " in param:  # a sentence: the useful detail (official MiMo)
                     message = f"{param} ({message})" if message else param
@@ -159,9 +181,9 @@ def _error_fields(body: str, headers: Any = None) -> tuple[str, str]:
                     message = f"{message} (param: {param})" if message else f"param: {param}"
             if not message:
                 message = _text(err.get("code")) or _text(err.get("type"))
-            return excerpt(message, 300), match
+            return shorten(message), match
         if isinstance(err, str):
-            return excerpt(err, 300), match
+            return shorten(err), match
     if _looks_html(body):
         title = excerpt(body, 120)
         server = _text(headers.get("server")) if headers is not None else ""
@@ -178,10 +200,24 @@ def _phrase(status: int) -> str:
         return ""
 
 
+def retired_note(model: str) -> str:
+    return f" ({RETIRED[model]})" if model in RETIRED else ""
+
+
+def cut_mid_answer_hint(received: dict[str, int]) -> str:
+    """A stream cut after part of the answer was passed on: say so, and what was kept."""
+    content, reasoning = received.get("content", 0), received.get("reasoning", 0)
+    what = f"{content} characters of it" if content else f"{reasoning} characters of reasoning"
+    return (
+        f"the connection was cut mid-answer, after {what}: what arrived is kept as shown, and not sent "
+        "again (part of the answer was already passed on); run it again for the whole answer"
+    )
+
+
 def _model_hint(kind: Kind, model: str | None) -> str | None:
     if model is None:
         return HINTS.get(kind)
-    retired = f" ({RETIRED[model]})" if model in RETIRED else ""
+    retired = retired_note(model)
     if kind is Kind.MODEL:
         return (
             f"this endpoint does not serve {model}{retired}: choose one it serves with --model "
@@ -197,13 +233,15 @@ def classify(status: int, text: str) -> tuple[Kind, bool]:
     """The kind of an HTTP error and whether it may be retried, from its status and its body's text."""
     if status == 402 or _QUOTA.search(text):
         return Kind.QUOTA, False
-    if status == 401:
+    if status == 421 or _CONTENT_FILTER.search(text) or FILTER_TEXT.search(text):
+        return Kind.CONTENT_FILTER, False
+    if status == 401 or AUTH_TEXT.search(text):
         return Kind.AUTH, False
     if status == 403:
         return Kind.QUOTA, False
-    if status == 421 or _CONTENT_FILTER.search(text):
-        return Kind.CONTENT_FILTER, False
-    if _NO_CHANNEL.search(text) or (_MODEL_NOT_FOUND.search(text) and (status >= 500 or status == 429)):
+    if _NO_CHANNEL.search(text) or COOLDOWN_TEXT.search(text):
+        return Kind.NO_CHANNEL, True
+    if _MODEL_NOT_FOUND.search(text) and (status >= 500 or status == 429):
         return Kind.NO_CHANNEL, True
     if _OVERLOADED.search(text):
         return Kind.OVERLOADED, True
@@ -225,11 +263,14 @@ def classify(status: int, text: str) -> tuple[Kind, bool]:
 def http_error(status: int, body: str, headers: Any = None, *, model: str | None = None) -> MimoError:
     """Map an HTTP error status and body to the error kind of SPEC.md, with a message and a hint."""
     message, text = _error_fields(body, headers)
-    kind, retry = classify(status, text)
-    retry = retry and status not in NEVER_RETRY
-    request_id = headers.get("x-request-id") if headers is not None else None
+    carried = relayed_status(text) or status  # a gateway's 500 that relays "Error code: 401 - ..." is a 401
+    kind, retry = classify(carried, text)
+    retry = retry and carried not in NEVER_RETRY
+    rid = request_id(headers)
     if kind in (Kind.MODEL, Kind.NO_CHANNEL):
         hint = _model_hint(kind, model)
+    elif kind is Kind.AUTH and "no connected db" in text.lower():
+        hint = NO_DB_HINT
     elif kind is Kind.QUOTA and status == 403 and not _QUOTA.search(text):
         hint = STATUS_HINTS[403]
     else:
@@ -244,13 +285,19 @@ def http_error(status: int, body: str, headers: Any = None, *, model: str | None
         http_status=status,
         retryable=retry,
         retry_after=retry_after(headers),
-        request_id=shown(request_id, 200) if request_id else None,
+        request_id=shown(rid, 200) if rid else None,
     )
 
 
-def bad_response(message: str, status: int | None = 200, *, retryable: bool = False) -> MimoError:
+def bad_response(
+    message: str, status: int | None = 200, *, retryable: bool = False, hint: str | None = None
+) -> MimoError:
     return MimoError(
-        Kind.BAD_RESPONSE, shown(message), HINTS[Kind.BAD_RESPONSE], http_status=status, retryable=retryable
+        Kind.BAD_RESPONSE,
+        shown(message),
+        hint or HINTS[Kind.BAD_RESPONSE],
+        http_status=status,
+        retryable=retryable,
     )
 
 

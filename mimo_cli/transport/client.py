@@ -7,6 +7,7 @@ lines to the ``debug`` callback, streamed text to the ``on_delta`` callback of :
 from __future__ import annotations
 
 import json
+import threading
 from typing import TYPE_CHECKING, Any
 
 from mimo_cli import __version__
@@ -17,14 +18,25 @@ from mimo_cli.settings import Settings, mask_key
 from mimo_cli.transport import tls
 from mimo_cli.transport.classify import (
     _CERTIFICATE,
+    CUT_HINT,
     ERROR_BODY_LIMIT,
     HINTS,
     RETRY_LABELS,
     bad_response,
+    cut_mid_answer_hint,
     excerpt,
     http_error,
+    retired_note,
 )
 from mimo_cli.transport.deadline import CONNECT_TIMEOUT, Deadline, _Expired
+from mimo_cli.transport.gateway import (
+    model_hint,
+    refuses_param,
+    suggest_models,
+    thinking_hint,
+    too_large_hint,
+)
+from mimo_cli.transport.gateway import request_id as header_request_id
 from mimo_cli.transport.limits import MAX_MODELS, read_capped
 from mimo_cli.transport.response import _read_limited, read_body
 from mimo_cli.transport.retry import retry_wait
@@ -39,6 +51,7 @@ if TYPE_CHECKING:
     from mimo_cli.result import Result
 
 
+MODELS_LOOKUP_TIMEOUT = 10.0  # seconds: the model error's GET /models must not hold the answer up
 _SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"}
 
 
@@ -73,7 +86,7 @@ def key_header(settings: Settings) -> str | None:
 
 def base_headers(settings: Settings, *, masked: bool = False) -> dict[str, str]:
     """The headers of every request; ``masked`` for showing them (--dry-run): the key as ``sk-…abcd``."""
-    headers = {"User-Agent": f"mimo-cli/{__version__}", "Accept": "application/json"}
+    headers = {"User-Agent": f"mimo-video/{__version__}", "Accept": "application/json"}
     if masked:
         key = settings.api_key
         headers["Authorization"] = f"Bearer {mask_key(key)}" if key else "(no API key set)"
@@ -132,6 +145,9 @@ class Client:
         self.debug = debug
         self.clock = clock
         register_secret(settings.api_key)
+        self._served: list[str] | None = None  # GET /models, once, for the model error's hint
+        self.stop: threading.Event | None = None  # set: no more retries (a batch that stops)
+        self._lock = threading.Lock()
         self._own_http = http is None
         self.http = http or httpx.Client(
             timeout=httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout)),
@@ -164,10 +180,12 @@ class Client:
         redactors = {"reasoning": StreamRedactor(), "content": StreamRedactor()}
         cleaners = {"reasoning": StreamCleaner(), "content": StreamCleaner()}
         emitted = False
+        received = {"content": 0, "reasoning": 0}
 
         def forward(kind: str, text: str) -> None:
             nonlocal emitted
             emitted = True
+            received[kind] = received.get(kind, 0) + len(text)
             clean = cleaners.setdefault(kind, StreamCleaner()).feed(text)
             safe = redactors.setdefault(kind, StreamRedactor()).feed(clean)
             if safe and on_delta is not None:
@@ -181,9 +199,12 @@ class Client:
                 e.attempts = attempt
                 wait = retry_wait(e, attempt, total, emitted, self.clock.random)
                 if wait is None:
+                    self._explain(e, emitted, received)
                     raise
                 self._announce_retry(e, wait, attempt, total)
                 self.clock.sleep(wait)
+                if self.stop is not None and self.stop.is_set():
+                    raise  # the batch stopped while this waited: no retry
                 continue
             for kind, redactor in redactors.items():
                 rest = redactor.feed(cleaners[kind].flush()) + redactor.flush()
@@ -197,6 +218,27 @@ class Client:
             result.elapsed_s = self.clock.monotonic() - started
             return result
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _explain(self, e: MimoError, emitted: bool, received: dict[str, int]) -> None:
+        """The hint of a final error, where more is known than the error itself says."""
+        if emitted and e.retryable and e.kind is Kind.BAD_RESPONSE:
+            e.hint = cut_mid_answer_hint(received)
+        elif e.kind is Kind.MODEL:
+            served = self._served_models()
+            suggestions = suggest_models(served, self.settings.model)
+            if suggestions:
+                e.hint = model_hint(self.settings.model, suggestions, retired_note(self.settings.model))
+
+    def _served_models(self) -> list[str]:
+        """The ids GET /models lists, asked once per client (a batch shares one), within the deadline."""
+        with self._lock:
+            if self._served is None:
+                try:
+                    limit = min(self.settings.timeout, MODELS_LOOKUP_TIMEOUT)
+                    self._served = [str(m.get("id", "")) for m in self.models(timeout=limit)]
+                except MimoError:
+                    self._served = []
+            return self._served
 
     def _announce_retry(self, e: MimoError, wait: float, attempt: int, total: int) -> None:
         reason = RETRY_LABELS.get(e.kind, e.kind.value)
@@ -251,7 +293,7 @@ class Client:
                     *_show_headers(response.headers, "<"),
                 ]
             )
-            return self._read(response, on_delta, deadline)
+            return self._read(response, on_delta, deadline, request)
         finally:
             response.close()
 
@@ -270,11 +312,28 @@ class Client:
             retryable=True,
         )
 
-    def _read(self, response: httpx.Response, on_delta: OnDelta, deadline: Deadline) -> Result:
+    def _refused(self, status: int, body: str, headers: Any, request: ChatRequest) -> MimoError:
+        """An HTTP error, with what only the request knows: the size of a body refused with 413, and
+        whether a gateway refuses the ``thinking`` field --thinking sent."""
+        e = http_error(status, body, headers, model=self.settings.model)
+        if status == 413:
+            what, hint = too_large_hint(request.content_length())
+            e.hint = f"{what}: {hint}"
+        elif (
+            e.kind is Kind.BAD_REQUEST
+            and request.settings.thinking is not None
+            and refuses_param(body, "thinking")
+        ):
+            e.hint = thinking_hint()
+        return e
+
+    def _read(
+        self, response: httpx.Response, on_delta: OnDelta, deadline: Deadline, request: ChatRequest
+    ) -> Result:
         import httpx
 
         status = response.status_code
-        request_id = response.headers.get("x-request-id")
+        request_id = header_request_id(response.headers)
         ctype = response.headers.get("content-type", "")
         try:
             chunks = deadline.chunks(response.iter_bytes())
@@ -289,7 +348,7 @@ class Client:
             if status >= 400 or status < 200:
                 body = _read_limited(chunks, ERROR_BODY_LIMIT)
                 self._log([f"< body: {excerpt(body, 500)}"])
-                raise http_error(status, body, response.headers, model=self.settings.model)
+                raise self._refused(status, body, response.headers, request)
             result = read_body(chunks, ctype, self.settings.model, on_delta, status)
         except _Expired:
             raise deadline.error(self.settings.base_url) from None
@@ -300,23 +359,24 @@ class Client:
                 f"the connection broke while reading the answer: {e or type(e).__name__}",
                 status,
                 retryable=True,
+                hint=CUT_HINT,
             ) from None
         if result.request_id is None and request_id:
             result.request_id = request_id
         return result
 
-    def models(self) -> list[dict[str, Any]]:
+    def models(self, timeout: float | None = None) -> list[dict[str, Any]]:
         """GET {base_url}/models: the models the endpoint lists (ids shown as safe text).
 
-        Bounded like a chat attempt: a deadline of --timeout on the whole request (a trickling or silent
-        server cannot stretch it) and at most :data:`MAX_MODELS` bytes read.
+        Bounded like a chat attempt: a deadline of ``timeout`` (default --timeout) on the whole request (a
+        trickling or silent server cannot stretch it) and at most :data:`MAX_MODELS` bytes read.
         """
         import httpx
 
         s = self.settings
         url = f"{s.base_url}/models"
         headers = base_headers(s)
-        deadline = Deadline(s.timeout, monotonic=self.clock.monotonic)
+        deadline = Deadline(s.timeout if timeout is None else timeout, monotonic=self.clock.monotonic)
         self._log([f"> GET {url}", *_show_headers(headers, ">")])
         try:
             req = self.http.build_request(

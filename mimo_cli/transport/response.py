@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 from mimo_cli.errors import Kind, MimoError
 from mimo_cli.redact import redact, shown
 from mimo_cli.result import Result
-from mimo_cli.transport.classify import HINTS, _text, bad_response, embedded_error, excerpt
+from mimo_cli.transport.classify import (
+    CUT_HINT,
+    EMPTY_HINT,
+    HINTS,
+    _text,
+    bad_response,
+    embedded_error,
+    excerpt,
+)
 from mimo_cli.transport.limits import MAX_BODY, MAX_STREAM, capped, read_capped
 from mimo_cli.transport.sse import iter_lines, iter_sse_events
 
@@ -127,9 +135,9 @@ def read_stream(
         try:
             chunk = json.loads(data)
         except (ValueError, RecursionError):
-            if event == "error":
-                raise MimoError(
-                    Kind.SERVER, redact(f"the server sent an error: {excerpt(data, 200)}"), HINTS[Kind.SERVER]
+            if event == "error":  # a gateway relays an error as text: its kind from the text
+                raise embedded_error(
+                    {"error": {"message": excerpt(data, 2000)}}, acc.requested_model
                 ) from None
             raise bad_response(f"the stream sent a malformed chunk: {excerpt(data, 80)}", status) from None
         for kind, text in acc.feed_chunk(chunk):
@@ -142,6 +150,7 @@ def read_stream(
             "the stream ended before the answer was complete (no [DONE], no finish_reason)",
             status,
             retryable=True,
+            hint=CUT_HINT,
         )
 
 
@@ -201,6 +210,13 @@ def read_body(
             HINTS[Kind.CONTENT_FILTER],
             http_status=status,
             request_id=redact(result.request_id) if result.request_id else None,
+        )
+    if not result.answer and not result.reasoning:  # retried like a cut stream (SPEC "Other additions")
+        raise bad_response(
+            "the server answered 200 with an empty answer (no content, no reasoning)",
+            status,
+            retryable=True,
+            hint=EMPTY_HINT,
         )
     return result
 

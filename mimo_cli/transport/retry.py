@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import email.utils
-import math
 import random
-import time
 from typing import TYPE_CHECKING, Any
+
+from mimo_cli.transport.gateway import retry_after as gateway_retry_after
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -17,32 +16,9 @@ MAX_RETRY_AFTER = 120.0  # a server that asks for a longer wait is not waited fo
 
 
 def retry_after(headers: Any) -> float | None:
-    """Seconds a server asks to wait: ``retry-after-ms``, or ``Retry-After`` as seconds or an HTTP date."""
-    if headers is None:
-        return None
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            ms = float(value)
-            if math.isfinite(ms):
-                return max(0.0, ms / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    """Seconds a server asks to wait (``Retry-After``, ``retry-after-ms`` and the names gateways give them);
+    None for no header, and for a wait of 0, a negative one or a date gone by: the usual backoff then."""
+    return gateway_retry_after(headers)
 
 
 def backoff(attempt: int, server_wait: float | None, rand: Callable[[], float] | None = None) -> float | None:
