@@ -27,6 +27,8 @@ from mimo_cli.request import ChatRequest
 from mimo_cli.result import Result, make_record
 from mimo_cli.schema.flow import SchemaMismatch
 from mimo_cli.settings import Settings
+from mimo_cli.timeline.events import parse_events
+from mimo_cli.timeline.events import with_instruction as with_time_instruction
 
 if TYPE_CHECKING:
     from mimo_cli.callbacks import Info, Notice, OnDelta, Status
@@ -51,10 +53,11 @@ class Job:
 
 
 def prompt_of(settings: Settings, question: str | None = None) -> str:
-    """The text of the request: the question (ask), else --prompt, else the preset's text."""
-    if question is not None:
-        return question
-    return settings.prompt or preset_text(settings.preset, settings.presets)
+    """The text of the request: the question (ask), else --prompt, else the preset's text; with
+    --timestamps, followed by the instruction to begin every line with its time."""
+    if question is None:
+        question = settings.prompt or preset_text(settings.preset, settings.presets)
+    return with_time_instruction(question) if settings.timestamps else question
 
 
 def request_text(prompt: str, settings: Settings) -> str:
@@ -126,14 +129,47 @@ def prepare(
     try:
         for text in job.inputs:
             videos.append(open_video(text, job.settings, notice, info=info, status=status))
+        span = timeline_span(videos, job.settings) if job.settings.timestamps else None
     except BaseException:
         for video in videos:
             video.close()
         raise
     settings = job.settings
     return ChatRequest(
-        settings, videos, request_text(job.prompt, settings), json_mode=settings.schema is not None
+        settings, videos, request_text(job.prompt, settings), json_mode=settings.schema is not None, span=span
     )
+
+
+def timeline_span(videos: Sequence[Video], settings: Settings) -> tuple[float, float]:
+    """--timestamps: the span of the source that the videos sent cover (with several, the longest)."""
+    from mimo_cli.ffmpeg.duration import video_duration  # only --timestamps pays for importing it
+
+    start = settings.start or 0.0
+    return start, start + max(video_duration(video) for video in videos)
+
+
+def add_events(
+    result: Result, start: float, end: float, notice: Notice | None = None, what: str = ""
+) -> None:
+    """Read the answer's timed lines into ``result.events`` (on the source, ``start``..``end``), with a
+    warning for the times dropped. ``what`` names the answer in warnings (``part 3``)."""
+    timeline = parse_events(result.answer, start, end)
+    result.events = [dict(event) for event in timeline.events]
+    if notice is None:
+        return
+    prefix = f"{what}: " if what else ""
+    if timeline.dropped:
+        n = timeline.dropped
+        notice(
+            f"{prefix}{n} time{'s' if n != 1 else ''} in the answer {'were' if n != 1 else 'was'} past the "
+            "end of the video or out of order, and dropped",
+            None,
+        )
+    elif not timeline.events and result.answer.strip():
+        notice(
+            f"{prefix}no line of the answer begins with a time: no events",
+            "send it again, or reword the prompt",
+        )
 
 
 def send(
@@ -143,6 +179,7 @@ def send(
     structured: Structured | None = None,
     *,
     estimate: Estimate | None = None,
+    notice: Notice | None = None,
 ) -> Result:
     """Send a prepared request and return its result (raises MimoError). With ``structured`` (--schema),
     see :func:`send_structured`. The result keeps the estimate made before sending (``estimate``, else made
@@ -154,6 +191,8 @@ def send(
         result = send_structured(request, client, structured, on_delta)
     result.estimate = estimate_record(est, request.settings)
     result.cost = usage_cost(result.usage, request.settings)
+    if request.span is not None:  # --timestamps; ``notice`` gets the warning about times dropped
+        add_events(result, *request.span, notice)
     return result
 
 
@@ -232,7 +271,7 @@ def run(
     so temporary files (stdin spools, converted videos) exist only while their request is in flight."""
     request = prepare(job, notice)
     try:
-        return send(request, client, on_delta, structured)
+        return send(request, client, on_delta, structured, notice=notice)
     finally:
         request.close()
 

@@ -24,6 +24,7 @@ class Result:
     data: dict[str, Any] | None = None  # --schema: the answer's JSON object, validated
     estimate: dict[str, Any] | None = None  # the prompt tokens estimated before sending (mimo_cli.estimate)
     cost: str | None = None  # what the usage cost, e.g. "¥0.0123", when prices are set
+    events: list[dict[str, Any]] | None = None  # --timestamps: the answer's timed lines on the source
 
 
 def make_record(
@@ -56,6 +57,7 @@ def make_record(
             "error": None,
             "data": result.data,
             "estimate": result.estimate,
+            "events": result.events,
         }
     assert error is not None
     if result is not None:
@@ -80,6 +82,7 @@ def make_record(
         "error": error.as_record(),
         "data": None,
         "estimate": estimate,
+        "events": None,
     }
 
 

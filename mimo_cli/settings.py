@@ -93,6 +93,7 @@ class Settings:
     start: float | None = None  # seconds: send only the span from here (needs ffmpeg)
     end: float | None = None  # seconds: ... up to here
     inline_url: bool = False  # download http(s) URLs and send them inline
+    timestamps: bool = False  # --timestamps: ask for timed lines and read them into events
     presets: Mapping[str, str] = field(default_factory=dict)  # user presets (config file)
     #: The other profiles of the config file that hold a key (for the hint when this one has none).
     key_profiles: tuple[str, ...] = ()

@@ -273,13 +273,17 @@ class Sender:
         """Send one request; with --budget, only when its estimate fits (else the ``budget`` error)."""
         assert self.client is not None
         if self.budget is None:
-            return core.send(request, self.client, structured=self.structured, estimate=estimate)
+            return core.send(
+                request, self.client, structured=self.structured, estimate=estimate, notice=self.notice
+            )
         from mimo_cli.ffmpeg.facts import charge
 
         reserved = self.budget.reserve(charge(request, estimate), item.input)
         result = None
         try:
-            result = core.send(request, self.client, structured=self.structured, estimate=estimate)
+            result = core.send(
+                request, self.client, structured=self.structured, estimate=estimate, notice=self.notice
+            )
             return result
         finally:  # a failed request reports no usage: it counts nothing
             self.budget.finish(reserved, result.usage if result else None, sent=result is not None)

@@ -9,15 +9,61 @@ from mimo_cli.cli.app import app, state
 from mimo_cli.cli.options import Common, debug_log, notice_for, with_common
 from mimo_cli.errors import Kind, MimoError, usage_error
 
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        metavar="text|json|srt|vtt|chapters",
+        help="What stdout gets: the answer (text), the record (json, as --json), or the answer's events as "
+        "subtitles (srt, vtt) or chapters; srt, vtt and chapters imply --timestamps [default: text].",
+        show_default=False,
+        rich_help_panel="Output",
+    ),
+]
 
-def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Common, single: bool) -> None:
+
+def output_format(fmt: str | None, opts: Common) -> str:
+    """--format checked against --json (one of them is enough); srt, vtt and chapters turn --timestamps on."""
+    from mimo_cli.render.timed import FORMATS, TIMED_FORMATS
+
+    if fmt is None:
+        return "json" if opts.json_out else "text"
+    fmt = fmt.strip().lower()
+    if fmt not in FORMATS:
+        raise usage_error(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if opts.json_out and fmt != "json":
+        raise usage_error(f"--json and --format {fmt} ask for two outputs", "give one of them")
+    if fmt in TIMED_FORMATS:
+        opts.timestamps = True
+    opts.json_out = fmt == "json"
+    return fmt
+
+
+def make_renderer(fmt: str, record_input: str | list[str], opts: Common, as_data: bool) -> Any:
+    """The renderer of --format: the events (srt, vtt, chapters), else the answer or the record."""
+    from mimo_cli.render import answer
+    from mimo_cli.render.timed import TIMED_FORMATS, TimedRenderer
+
+    if fmt in TIMED_FORMATS:
+        return TimedRenderer(fmt, show_reasoning=bool(opts.reasoning), quiet=opts.quiet)
+    return answer.make_renderer(record_input, opts.json_out, opts.reasoning, opts.quiet, as_data)
+
+
+def run(
+    ctx: typer.Context,
+    inputs: list[str],
+    question: str | None,
+    opts: Common,
+    single: bool,
+    fmt: str | None = None,
+) -> None:
     """Resolve the inputs, build one request, send it and render the answer (see :mod:`mimo_cli.core`)."""
     from mimo_cli import core
-    from mimo_cli.render import answer
     from mimo_cli.render.console import info, print_json, status_line, use_utf8
 
     use_utf8()
     st = state(ctx)
+    out_format = output_format(fmt, opts)
     if opts.debug:
         st.debug = True
     started = st.clock.monotonic()
@@ -41,14 +87,19 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
             return
         core.require_key(settings)
         as_data = settings.schema is not None
-        renderer = answer.make_renderer(job.record_input, opts.json_out, opts.reasoning, opts.quiet, as_data)
+        renderer = make_renderer(out_format, job.record_input, opts, as_data)
         from mimo_cli.transport.client import Client
 
         notice = notice_for(opts.quiet, dim=True)
         structured = core.structured(settings, notice)
         with Client(settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
             result = core.send(
-                request, client, _after_status(status, renderer.delta), structured, estimate=estimate
+                request,
+                client,
+                _after_status(status, renderer.delta),
+                structured,
+                estimate=estimate,
+                notice=notice_for(opts.quiet),
             )
         if status is not None:
             status(None)
@@ -93,7 +144,9 @@ Examples:
   mimo describe phone.mov --fit
   mimo describe talk.mkv --fit --start 1:00 --end 2:30
   mimo describe http://nas.local/v.mp4 --inline-url --fit
-  mimo describe clip.mp4 --dry-run"""
+  mimo describe clip.mp4 --dry-run
+  mimo describe talk.mp4 --timestamps --format srt > talk.srt
+  mimo describe vlog.mp4 --preset chapters --format chapters"""
 )
 @with_common
 def describe(
@@ -103,9 +156,10 @@ def describe(
         typer.Argument(metavar="INPUT", help="A video file, an http(s) URL, a data: URI, or - for stdin."),
     ],
     opts: Common,
+    fmt: FormatOption = None,
 ) -> None:
     """Describe one video, with the prompt of a preset (default: detailed)."""
-    run(ctx, [input], None, opts, single=True)
+    run(ctx, [input], None, opts, single=True, fmt=fmt)
 
 
 @app.command(
@@ -115,7 +169,8 @@ Examples:
   mimo ask a.mp4 b.mov "Which of the two clips is shot at night?"
   echo "What is said at the start?" | mimo ask clip.mp4 -
   mimo ask a.mp4 b.mp4 --preset summary
-  mimo ask clip.mp4 "Is anyone hurt?" --schema 'hurt bool, who: who is hurt'"""
+  mimo ask clip.mp4 "Is anyone hurt?" --schema 'hurt bool, who: who is hurt'
+  mimo ask match.mp4 "When is a goal scored?" --timestamps --json"""
 )
 @with_common
 def ask(
@@ -129,6 +184,7 @@ def ask(
         ),
     ],
     opts: Common,
+    fmt: FormatOption = None,
 ) -> None:
     """Ask a question about one or more videos, sent together in one request."""
     if opts.prompt is not None or opts.preset is not None:
@@ -149,4 +205,4 @@ def ask(
             question = sys.stdin.read().strip()
         if not question.strip():
             raise usage_error("the question is empty")
-    run(ctx, inputs, question, opts, single=False)
+    run(ctx, inputs, question, opts, single=False, fmt=fmt)

@@ -114,7 +114,7 @@ class Common:
         typer.Option(
             "--preset",
             metavar="NAME",
-            help="Prompt preset: detailed, caption, summary, tags, transcript "
+            help="Prompt preset: detailed, caption, summary, tags, transcript, chapters "
             "(mimo presets lists them) [default: detailed].",
             rich_help_panel=REQ,
             autocompletion=_complete_presets,
@@ -253,6 +253,16 @@ class Common:
             rich_help_panel=OUT,
         ),
     ] = None
+    timestamps: Annotated[
+        bool | None,
+        typer.Option(
+            "--timestamps",
+            help="Ask for the time of every line of the answer and read them into events on the video's "
+            "timeline (in --json records; needs the video's duration: ffprobe or its MP4/MOV header).",
+            show_default=False,
+            rich_help_panel=OUT,
+        ),
+    ] = None
     json_out: Annotated[
         bool,
         typer.Option(
@@ -324,7 +334,8 @@ class Common:
             name: getattr(self, name)
             for name in ("model", "fps", "resolution", "preset", "prompt", "system", "max_tokens",
                          "temperature", "top_p", "thinking", "stream", "max_inline_mb", "force_mime",
-                         "fit", "start", "end", "inline_url", "base_url", "api_key", "timeout", "retries")
+                         "fit", "start", "end", "inline_url", "base_url", "api_key", "timeout", "retries",
+                         "timestamps")
         }  # fmt: skip
         options.update(self.schema_options())
         return resolve_settings(options, self.config, self.profile)

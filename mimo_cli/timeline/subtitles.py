@@ -8,10 +8,15 @@ header is always there).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-from mimo_cli.timeline.events import Event
 from mimo_cli.timeline.times import clock, srt_stamp, vtt_stamp
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    #: An event as :func:`~mimo_cli.timeline.events.parse_events` makes it, or as a record holds it.
+    TimedEvent = Mapping[str, Any]
 
 CHAPTERS_PRESET = (
     "Divide this video into chapters: at every change of scene or topic, give the time it begins and a "
@@ -28,7 +33,7 @@ def _cue_text(text: str) -> str:
     return text or "…"
 
 
-def to_srt(events: Iterable[Event]) -> str:
+def to_srt(events: Iterable[TimedEvent]) -> str:
     """SubRip: cues numbered from 1, ``HH:MM:SS,mmm --> HH:MM:SS,mmm``, a blank line after each."""
     return "".join(
         f"{n}\n{srt_stamp(e['start'])} --> {srt_stamp(e['end'])}\n{_cue_text(e['text'])}\n\n"
@@ -40,7 +45,7 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def to_vtt(events: Iterable[Event]) -> str:
+def to_vtt(events: Iterable[TimedEvent]) -> str:
     """WebVTT: the ``WEBVTT`` line, then cues ``HH:MM:SS.mmm --> HH:MM:SS.mmm``."""
     cues = "".join(
         f"{vtt_stamp(e['start'])} --> {vtt_stamp(e['end'])}\n{_vtt_escape(_cue_text(e['text']))}\n\n"
@@ -54,7 +59,7 @@ def chapter_title(text: str) -> str:
     return _SPACES.sub(" ", text).strip() or "…"
 
 
-def to_chapters(events: Iterable[Event]) -> str:
+def to_chapters(events: Iterable[TimedEvent]) -> str:
     """``H:MM:SS title`` a line, the first at ``0:00:00`` (what video sites read as chapters)."""
     lines = [
         f"{clock(0 if n == 0 else e['start'])} {chapter_title(e['text'])}\n" for n, e in enumerate(events)
@@ -62,7 +67,7 @@ def to_chapters(events: Iterable[Event]) -> str:
     return "".join(lines)
 
 
-def to_text(events: Iterable[Event]) -> str:
+def to_text(events: Iterable[TimedEvent]) -> str:
     """``[H:MM:SS] text`` on the source's timeline; the lines that continue an event follow it as they are."""
     out: list[str] = []
     for e in events:
@@ -72,7 +77,7 @@ def to_text(events: Iterable[Event]) -> str:
     return "".join(out)
 
 
-WRITERS: dict[str, Callable[[Iterable[Event]], str]] = {
+WRITERS: dict[str, Callable[[Iterable[TimedEvent]], str]] = {
     "srt": to_srt,
     "vtt": to_vtt,
     "chapters": to_chapters,
@@ -81,6 +86,6 @@ WRITERS: dict[str, Callable[[Iterable[Event]], str]] = {
 SUBTITLE_FORMATS = ("srt", "vtt")  # what batch --sidecar writes from events
 
 
-def write(fmt: str, events: Iterable[Event]) -> str:
+def write(fmt: str, events: Iterable[TimedEvent]) -> str:
     """The events in ``fmt`` (one of :data:`WRITERS`)."""
     return WRITERS[fmt](events)
