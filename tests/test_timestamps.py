@@ -159,7 +159,7 @@ def test_an_answer_without_times_warns_that_it_has_no_events(
 
 def test_a_span_puts_the_events_on_the_source_timeline(mimo: Any, server: FakeServer, video: Path) -> None:
     server.answer = "[0:00] Start of the span\n[0:03] Later\n"
-    run = mimo("describe", str(video), "--start", "0:05", "--end", "15", "--timestamps", "--json")
+    run = mimo("describe", str(video), "--start", "0:05", "--end", "15s", "--timestamps", "--json")
     assert run.exit_code == 0, run.stderr
     sent = server.received[0].videos()[0][1]
     assert isinstance(sent, bytes)

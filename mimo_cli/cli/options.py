@@ -209,7 +209,7 @@ class Common:
         typer.Option(
             "--start",
             metavar="TIME",
-            help="Send the video from this time on: seconds or [hh:]mm:ss (needs ffmpeg).",
+            help="Send the video from this time on: seconds, [h:]mm:ss or 1m30s (needs ffmpeg).",
             rich_help_panel=INP,
         ),
     ] = None
@@ -218,7 +218,7 @@ class Common:
         typer.Option(
             "--end",
             metavar="TIME",
-            help="Send the video up to this time: seconds or [hh:]mm:ss (needs ffmpeg).",
+            help="Send the video up to this time: seconds, [h:]mm:ss or 1m30s (needs ffmpeg).",
             rich_help_panel=INP,
         ),
     ] = None
