@@ -284,5 +284,8 @@ def record(job: Job, result: Result | None = None, error: MimoError | None = Non
     if result is not None:
         return make_record(job.record_input, result.model, result)
     assert error is not None
-    return make_record(job.record_input, job.settings.model, error=error, elapsed_s=elapsed_s,
-                       attempts=error.attempts, estimate=estimate)  # fmt: skip
+    failed = make_record(job.record_input, job.settings.model, error=error, elapsed_s=elapsed_s,
+                         attempts=error.attempts, estimate=estimate)  # fmt: skip
+    if job.settings.timestamps:  # the record of --timestamps has its events, none when it failed
+        failed.setdefault("events", None)
+    return failed

@@ -43,7 +43,7 @@ def make_record(
     answer, usage and attempts the record keeps.
     """
     if result is not None and error is None:
-        return {
+        record: dict[str, Any] = {
             "input": inputs,
             "status": "ok",
             "model": result.model,
@@ -57,8 +57,10 @@ def make_record(
             "error": None,
             "data": result.data,
             "estimate": result.estimate,
-            "events": result.events,
         }
+        if result.events is not None:  # --timestamps
+            record["events"] = result.events
+        return record
     assert error is not None
     if result is not None:
         return {
@@ -82,7 +84,6 @@ def make_record(
         "error": error.as_record(),
         "data": None,
         "estimate": estimate,
-        "events": None,
     }
 
 
