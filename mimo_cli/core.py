@@ -30,6 +30,8 @@ from mimo_cli.runlog.identity import InputRef, RequestKey
 from mimo_cli.runlog.recorder import NO_LOG, Recorder
 from mimo_cli.schema.flow import SchemaMismatch
 from mimo_cli.settings import Settings
+from mimo_cli.timeline.events import parse_events
+from mimo_cli.timeline.events import with_instruction as with_time_instruction
 
 if TYPE_CHECKING:
     from mimo_cli.callbacks import Info, Notice, OnDelta, Status
@@ -55,10 +57,11 @@ class Job:
 
 
 def prompt_of(settings: Settings, question: str | None = None) -> str:
-    """The text of the request: the question (ask), else --prompt, else the preset's text."""
-    if question is not None:
-        return question
-    return settings.prompt or preset_text(settings.preset, settings.presets)
+    """The text of the request: the question (ask), else --prompt, else the preset's text; with
+    --timestamps, followed by the instruction to begin every line with its time."""
+    if question is None:
+        question = settings.prompt or preset_text(settings.preset, settings.presets)
+    return with_time_instruction(question) if settings.timestamps else question
 
 
 def request_text(prompt: str, settings: Settings) -> str:
@@ -159,12 +162,13 @@ def _convert(
     try:
         while sources:
             videos.append(prepare_video(sources.pop(0), job.settings, notice, info=info, status=status))
+        span = timeline_span(videos, job.settings) if job.settings.timestamps else None
     except BaseException:
         _close(videos + sources)
         raise
     settings = job.settings
     return ChatRequest(
-        settings, videos, request_text(job.prompt, settings), json_mode=settings.schema is not None
+        settings, videos, request_text(job.prompt, settings), json_mode=settings.schema is not None, span=span
     )
 
 
@@ -250,6 +254,7 @@ def replay(hit: dict[str, Any]) -> Result:
         attempts=int(hit.get("attempts") or 0),
         data=data if isinstance(data, dict) else None,
         estimate=hit.get("estimate") if isinstance(hit.get("estimate"), dict) else None,
+        events=hit.get("events") if isinstance(hit.get("events"), list) else None,
     )
 
 
@@ -269,6 +274,38 @@ def finish(
     recorder.write(prepared.key, rec, kind=job.kind, started_at=prepared.started_at,
                    cached=prepared.hit is not None)  # fmt: skip
     return rec
+
+
+def timeline_span(videos: Sequence[Video], settings: Settings) -> tuple[float, float]:
+    """--timestamps: the span of the source that the videos sent cover (with several, the longest)."""
+    from mimo_cli.ffmpeg.duration import video_duration  # only --timestamps pays for importing it
+
+    start = settings.start or 0.0
+    return start, start + max(video_duration(video) for video in videos)
+
+
+def add_events(
+    result: Result, start: float, end: float, notice: Notice | None = None, what: str = ""
+) -> None:
+    """Read the answer's timed lines into ``result.events`` (on the source, ``start``..``end``), with a
+    warning for the times dropped. ``what`` names the answer in warnings (``part 3``)."""
+    timeline = parse_events(result.answer, start, end)
+    result.events = [dict(event) for event in timeline.events]
+    if notice is None:
+        return
+    prefix = f"{what}: " if what else ""
+    if timeline.dropped:
+        n = timeline.dropped
+        notice(
+            f"{prefix}{n} time{'s' if n != 1 else ''} in the answer {'were' if n != 1 else 'was'} past the "
+            "end of the video or out of order, and dropped",
+            None,
+        )
+    elif not timeline.events and result.answer.strip():
+        notice(
+            f"{prefix}no line of the answer begins with a time: no events",
+            "send it again, or reword the prompt",
+        )
 
 
 def send(
@@ -297,6 +334,8 @@ def send(
         )
     result.estimate = estimate_record(est, request.settings)
     result.cost = usage_cost(result.usage, request.settings)
+    if request.span is not None:  # --timestamps; ``notice`` gets the warning about times dropped
+        add_events(result, *request.span, notice)
     return result
 
 
@@ -387,5 +426,8 @@ def record(job: Job, result: Result | None = None, error: MimoError | None = Non
     if result is not None:
         return make_record(job.record_input, result.model, result)
     assert error is not None
-    return make_record(job.record_input, job.settings.model, error=error, elapsed_s=elapsed_s,
-                       attempts=error.attempts, estimate=estimate)  # fmt: skip
+    failed = make_record(job.record_input, job.settings.model, error=error, elapsed_s=elapsed_s,
+                         attempts=error.attempts, estimate=estimate)  # fmt: skip
+    if job.settings.timestamps:  # the record of --timestamps has its events, none when it failed
+        failed.setdefault("events", None)
+    return failed

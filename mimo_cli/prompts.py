@@ -6,6 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from mimo_cli.errors import usage_error
+from mimo_cli.timeline.subtitles import CHAPTERS_PRESET
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -28,6 +29,7 @@ BUILTIN_PRESETS: dict[str, str] = {
         "Transcribe the speech in this video word for word, in the language it is spoken in. Reply with "
         "the transcript only; if nobody speaks, reply with [no speech]."
     ),
+    "chapters": CHAPTERS_PRESET,
 }
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

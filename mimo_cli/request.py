@@ -27,6 +27,7 @@ class ChatRequest:
     videos: Sequence[Video]
     prompt: str
     json_mode: bool = False  # --schema: ask for JSON with "response_format" (unless the server refused it)
+    span: tuple[float, float] | None = None  # --timestamps: the span of the source the answer's times are on
     _parts: list[bytes | Video] = field(default_factory=list, init=False, repr=False)
     _nonce: str = field(default_factory=lambda: secrets.token_hex(8), init=False, repr=False)
 

@@ -24,6 +24,7 @@ class Result:
     data: dict[str, Any] | None = None  # --schema: the answer's JSON object, validated
     estimate: dict[str, Any] | None = None  # the prompt tokens estimated before sending (mimo_cli.estimate)
     cost: str | None = None  # what the usage cost, e.g. "¥0.0123", when prices are set
+    events: list[dict[str, Any]] | None = None  # --timestamps: the answer's timed lines on the source
 
 
 def printable(name: str) -> str:
@@ -56,7 +57,7 @@ def make_record(
     """
     inputs = printable(inputs) if isinstance(inputs, str) else [printable(text) for text in inputs]
     if result is not None and error is None:
-        return {
+        record: dict[str, Any] = {
             "input": inputs,
             "status": "ok",
             "model": result.model,
@@ -71,6 +72,9 @@ def make_record(
             "data": result.data,
             "estimate": result.estimate,
         }
+        if result.events is not None:  # --timestamps
+            record["events"] = result.events
+        return record
     assert error is not None
     if result is not None:
         return {

@@ -15,6 +15,7 @@ from typing import Any
 
 from mimo_cli.errors import usage_error
 from mimo_cli.redact import register_secret
+from mimo_cli.timeline.times import parse_time as _parse_time
 
 OFFICIAL_BASE_URL = "https://api.xiaomimimo.com/v1"
 TOKEN_PLAN_BASE_URL = "https://token-plan-cn.xiaomimimo.com/v1"
@@ -104,6 +105,7 @@ class Settings:
     start: float | None = None  # seconds: send only the span from here (needs ffmpeg)
     end: float | None = None  # seconds: ... up to here
     inline_url: bool = False  # download http(s) URLs and send them inline
+    timestamps: bool = False  # --timestamps: ask for timed lines and read them into events
     presets: Mapping[str, str] = field(default_factory=dict)  # user presets (config file)
     #: The other profiles of the config file that hold a key (for the hint when this one has none).
     key_profiles: tuple[str, ...] = ()
@@ -411,30 +413,10 @@ def parse_value(name: str, text: str) -> Any:
     return text
 
 
-_TIME = re.compile(r"^(?:(?:(\d+):)?(\d{1,2}):)?(\d+(?:\.\d*)?|\.\d+)$")
-
-
 def parse_time(text: str | float | int, option: str = "--start") -> float:
-    """Seconds from ``90``, ``90.5``, ``1:30`` or ``0:01:30.5`` (a usage error otherwise)."""
-    if isinstance(text, bool):
-        raise usage_error(f"{option} must be seconds or [hh:]mm:ss, got {text!r}")
-    if isinstance(text, (int, float)):
-        seconds = float(text)
-    else:
-        match = _TIME.match(text.strip())
-        if not match:
-            raise usage_error(
-                f"{option} must be seconds or [hh:]mm:ss, got {text!r}", "e.g. 90, 1:30 or 00:01:30.5"
-            )
-        hours, minutes, secs = match.groups()
-        if (hours is not None or minutes is not None) and float(secs) >= 60:
-            raise usage_error(f"{option}: the seconds of {text!r} must be below 60")
-        if hours is not None and int(minutes) >= 60:
-            raise usage_error(f"{option}: the minutes of {text!r} must be below 60")
-        seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise usage_error(f"{option} must be a time of 0 or more, got {text!r}")
-    return seconds
+    """Seconds from ``90``, ``90.5``, ``1:30``, ``0:01:30.5``, ``90s``, ``10m``, ``1h30m`` (a usage error
+    otherwise): the one reading of times in options, :func:`mimo_cli.timeline.times.parse_time`."""
+    return _parse_time(text, option)
 
 
 def _span(merged: dict[str, Any]) -> None:

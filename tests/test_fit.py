@@ -196,7 +196,7 @@ def test_start_and_end_are_checked_against_the_duration(
         (["--end", "41"], "is past the end of"),
         (["--start", "30", "--end", "0:20"], "must come after --start"),
         (["--start", "1:75"], "must be below 60"),
-        (["--end", "soon"], "must be seconds or [hh:]mm:ss"),
+        (["--end", "soon"], "--end must be a time, got 'soon'"),
     ]:
         run = mimo("describe", noise, *args)
         assert run.exit_code == 2, args

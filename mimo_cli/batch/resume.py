@@ -29,9 +29,11 @@ if TYPE_CHECKING:
     from mimo_cli.callbacks import Notice
     from mimo_cli.settings import Settings
 
-#: Settings that do not change the answer, so they are not part of the fingerprint.
+#: Settings that do not change the answer, so they are not part of the fingerprint (--timestamps
+#: changes the prompt text, which is).
 NOT_FINGERPRINTED = {"api_key", "base_url", "timeout", "retries", "stream", "presets", "preset", "prompt",
-                     "max_inline_mb", "key_profiles", "schema_retries", "log", "cache", "max_download_mb"}  # fmt: skip
+                     "max_inline_mb", "key_profiles", "schema_retries", "log", "cache", "max_download_mb",
+                     "timestamps"}  # fmt: skip
 FINGERPRINT_VERSION = 1
 
 # -- fingerprints and resume ------------------------------------------------------------------------------

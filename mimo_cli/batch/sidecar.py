@@ -11,6 +11,7 @@ from mimo_cli.errors import input_error, usage_error
 from mimo_cli.fsutil import write_atomically
 from mimo_cli.inputs.sniff import ACCEPTED_EXT, OTHER_VIDEO_EXT
 from mimo_cli.redact import redact
+from mimo_cli.timeline.subtitles import SUBTITLE_FORMATS, write
 
 if TYPE_CHECKING:
     from mimo_cli.batch.plan import Item
@@ -54,6 +55,8 @@ def write_inside(target: Path, text: str, root: Path) -> None:
 def sidecar_text(record: dict[str, Any], ext: str) -> str:
     if ext.lower() == "json":
         return redact(json.dumps(record, ensure_ascii=False, indent=2)) + "\n"
+    if ext.lower() in SUBTITLE_FORMATS:  # --sidecar srt|vtt: the events (--timestamps) as subtitles
+        return redact(write(ext.lower(), record.get("events") or []))
     answer = redact(str(record.get("answer") or ""))
     return answer if answer.endswith("\n") else answer + "\n"
 

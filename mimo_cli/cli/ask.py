@@ -9,8 +9,54 @@ from mimo_cli.cli.app import app, state
 from mimo_cli.cli.options import Common, debug_log, notice_for, with_common
 from mimo_cli.errors import Kind, MimoError, usage_error
 
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        metavar="text|json|srt|vtt|chapters",
+        help="What stdout gets: the answer (text), the record (json, as --json), or the answer's events as "
+        "subtitles (srt, vtt) or chapters; srt, vtt and chapters imply --timestamps [default: text].",
+        show_default=False,
+        rich_help_panel="Output",
+    ),
+]
 
-def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Common, single: bool) -> None:
+
+def output_format(fmt: str | None, opts: Common) -> str:
+    """--format checked against --json (one of them is enough); srt, vtt and chapters turn --timestamps on."""
+    from mimo_cli.render.timed import FORMATS, TIMED_FORMATS
+
+    if fmt is None:
+        return "json" if opts.json_out else "text"
+    fmt = fmt.strip().lower()
+    if fmt not in FORMATS:
+        raise usage_error(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if opts.json_out and fmt != "json":
+        raise usage_error(f"--json and --format {fmt} ask for two outputs", "give one of them")
+    if fmt in TIMED_FORMATS:
+        opts.timestamps = True
+    opts.json_out = fmt == "json"
+    return fmt
+
+
+def make_renderer(fmt: str, record_input: str | list[str], opts: Common, as_data: bool) -> Any:
+    """The renderer of --format: the events (srt, vtt, chapters), else the answer or the record."""
+    from mimo_cli.render import answer
+    from mimo_cli.render.timed import TIMED_FORMATS, TimedRenderer
+
+    if fmt in TIMED_FORMATS:
+        return TimedRenderer(fmt, show_reasoning=bool(opts.reasoning), quiet=opts.quiet)
+    return answer.make_renderer(record_input, opts.json_out, opts.reasoning, opts.quiet, as_data)
+
+
+def run(
+    ctx: typer.Context,
+    inputs: list[str],
+    question: str | None,
+    opts: Common,
+    single: bool,
+    fmt: str | None = None,
+) -> None:
     """Resolve the inputs, build one request, send it (or take its answer from the run log with --cache),
     render the answer and record it (see :mod:`mimo_cli.core`)."""
     from mimo_cli import core
@@ -19,6 +65,7 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
 
     use_utf8()
     st = state(ctx)
+    out_format = output_format(fmt, opts)
     if opts.debug:
         st.debug = True
     started = st.clock.monotonic()
@@ -42,7 +89,7 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
             assert prepared.request is not None
             estimate = core.estimate_of(prepared.request)
             core.require_key(settings)
-        _answer(st, prepared, recorder, opts, status, estimate)
+        _answer(st, prepared, recorder, opts, status, estimate, out_format)
     except MimoError as e:
         if job is not None and e.kind is not Kind.USAGE:
             elapsed = st.clock.monotonic() - started
@@ -74,14 +121,16 @@ def _dry_run(job: Any, opts: Common, status: Any) -> None:
         request.close()
 
 
-def _answer(st: Any, prepared: Any, recorder: Any, opts: Common, status: Any, estimate: Any) -> None:
+def _answer(
+    st: Any, prepared: Any, recorder: Any, opts: Common, status: Any, estimate: Any, fmt: str
+) -> None:
     """Show the answer as it streams (or as the run log holds it), and record it."""
     from mimo_cli import core
     from mimo_cli.render import answer
 
     job = prepared.job
     as_data = job.settings.schema is not None
-    renderer = answer.make_renderer(job.record_input, opts.json_out, opts.reasoning, opts.quiet, as_data)
+    renderer = make_renderer(fmt, job.record_input, opts, as_data)
     try:
         if prepared.hit is not None:
             _from_log(prepared.hit, opts.quiet)
@@ -144,7 +193,9 @@ Examples:
   mimo describe clip.mp4 --dry-run
   mimo describe clip.mp4 --cache     (the same request again: from the run log, nothing sent)
   mimo describe private.mp4 --no-log
-  mimo describe clip.mp4 --thinking --extra-body '{"allowed_openai_params": ["thinking"]}'"""
+  mimo describe clip.mp4 --thinking --extra-body '{"allowed_openai_params": ["thinking"]}'
+  mimo describe talk.mp4 --timestamps --format srt > talk.srt
+  mimo describe vlog.mp4 --preset chapters --format chapters"""
 )
 @with_common
 def describe(
@@ -154,9 +205,10 @@ def describe(
         typer.Argument(metavar="INPUT", help="A video file, an http(s) URL, a data: URI, or - for stdin."),
     ],
     opts: Common,
+    fmt: FormatOption = None,
 ) -> None:
     """Describe one video, with the prompt of a preset (default: detailed)."""
-    run(ctx, [input], None, opts, single=True)
+    run(ctx, [input], None, opts, single=True, fmt=fmt)
 
 
 @app.command(
@@ -166,7 +218,8 @@ Examples:
   mimo ask a.mp4 b.mov "Which of the two clips is shot at night?"
   echo "What is said at the start?" | mimo ask clip.mp4 -
   mimo ask a.mp4 b.mp4 --preset summary
-  mimo ask clip.mp4 "Is anyone hurt?" --schema 'hurt bool, who: who is hurt'"""
+  mimo ask clip.mp4 "Is anyone hurt?" --schema 'hurt bool, who: who is hurt'
+  mimo ask match.mp4 "When is a goal scored?" --timestamps --json"""
 )
 @with_common
 def ask(
@@ -180,6 +233,7 @@ def ask(
         ),
     ],
     opts: Common,
+    fmt: FormatOption = None,
 ) -> None:
     """Ask a question about one or more videos, sent together in one request."""
     if opts.prompt is not None or opts.preset is not None:
@@ -201,7 +255,7 @@ def ask(
             question = sys.stdin.read().strip()
         if not question.strip():
             raise usage_error("the question is empty")
-    run(ctx, inputs, question, opts, single=False)
+    run(ctx, inputs, question, opts, single=False, fmt=fmt)
 
 
 def _check_not_a_video(question: str) -> None:

@@ -19,6 +19,19 @@ if TYPE_CHECKING:
 BATCH = "Batch"
 
 
+def sidecar_ext(sidecar: str | None, opts: Common) -> str | None:
+    """The --sidecar extension checked; srt and vtt (subtitles, made of events) turn --timestamps on."""
+    from mimo_cli.batch.sidecar import check_sidecar_ext
+    from mimo_cli.timeline.subtitles import SUBTITLE_FORMATS
+
+    if sidecar is None:
+        return None
+    ext = check_sidecar_ext(sidecar)
+    if ext.lower() in SUBTITLE_FORMATS:
+        opts.timestamps = True
+    return ext
+
+
 @app.command(
     epilog="""\b
 Examples:
@@ -26,6 +39,7 @@ Examples:
   mimo batch videos/ -o captions.jsonl --preset caption --resume
   mimo batch videos/ -j 8 --rpm 120 --exclude 'raw/*' -o out.jsonl
   mimo batch videos/ --sidecar txt --out-dir captions/ --preset caption
+  mimo batch lectures/ --sidecar vtt -o out.jsonl
   find . -name '*.mov' | mimo batch - -o out.jsonl
   mimo batch videos/ --shard 2/4 -o part-2.jsonl
   mimo batch videos/ -o out.jsonl --dry-run --resume
@@ -105,7 +119,8 @@ def batch(
         typer.Option(
             "--sidecar",
             metavar="EXT",
-            help="Also write each answer next to its video (clip.mp4 -> clip.EXT; json writes the record).",
+            help="Also write each answer next to its video (clip.mp4 -> clip.EXT; json writes the record; "
+            "srt and vtt write its events as subtitles, implying --timestamps).",
             rich_help_panel=BATCH,
         ),
     ] = None,
@@ -150,7 +165,7 @@ def batch(
     from mimo_cli.batch import plan as batch_plan
     from mimo_cli.batch import runner
     from mimo_cli.batch.output import refuse_an_input
-    from mimo_cli.batch.sidecar import check_sidecar_ext, name_apart
+    from mimo_cli.batch.sidecar import name_apart
     from mimo_cli.core import prompt_of
     from mimo_cli.render.console import info, use_utf8, warning
     from mimo_cli.render.progress import make_progress
@@ -161,7 +176,7 @@ def batch(
         raise usage_error("--resume needs --output FILE", "e.g. mimo batch videos/ -o out.jsonl --resume")
     if out_dir is not None and sidecar is None:
         raise usage_error("--out-dir needs --sidecar EXT", "e.g. --sidecar txt --out-dir captions/")
-    ext = check_sidecar_ext(sidecar) if sidecar is not None else None
+    ext = sidecar_ext(sidecar, opts)
     shard_kn = batch_plan.parse_shard(shard) if shard is not None else None
     if paths.count("-") > 1:
         raise usage_error("- (read paths from stdin) may be given once")

@@ -120,7 +120,7 @@ class Common:
         typer.Option(
             "--preset",
             metavar="NAME",
-            help="Prompt preset: detailed, caption, summary, tags, transcript "
+            help="Prompt preset: detailed, caption, summary, tags, transcript, chapters "
             "(mimo presets lists them) [default: detailed].",
             rich_help_panel=REQ,
             autocompletion=_complete_presets,
@@ -236,7 +236,7 @@ class Common:
         typer.Option(
             "--start",
             metavar="TIME",
-            help="Send the video from this time on: seconds or [hh:]mm:ss (needs ffmpeg).",
+            help="Send the video from this time on: seconds, [h:]mm:ss or 1m30s (needs ffmpeg).",
             rich_help_panel=INP,
         ),
     ] = None
@@ -245,7 +245,7 @@ class Common:
         typer.Option(
             "--end",
             metavar="TIME",
-            help="Send the video up to this time: seconds or [hh:]mm:ss (needs ffmpeg).",
+            help="Send the video up to this time: seconds, [h:]mm:ss or 1m30s (needs ffmpeg).",
             rich_help_panel=INP,
         ),
     ] = None
@@ -276,6 +276,16 @@ class Common:
             "--schema-retries",
             metavar="N",
             help="Repair requests (text only) when an answer does not match --schema [default: 1].",
+            show_default=False,
+            rich_help_panel=OUT,
+        ),
+    ] = None
+    timestamps: Annotated[
+        bool | None,
+        typer.Option(
+            "--timestamps",
+            help="Ask for the time of every line of the answer and read them into events on the video's "
+            "timeline (in --json records; needs the video's duration: ffprobe or its MP4/MOV header).",
             show_default=False,
             rich_help_panel=OUT,
         ),
@@ -371,7 +381,7 @@ class Common:
             for name in ("model", "fps", "resolution", "preset", "prompt", "system", "max_tokens",
                          "temperature", "top_p", "thinking", "extra_body", "stream", "max_inline_mb",
                          "max_download_mb", "force_mime", "fit", "start", "end", "inline_url", "base_url",
-                         "api_key", "timeout", "retries", "log", "cache")
+                         "api_key", "timeout", "retries", "log", "cache", "timestamps")
         }  # fmt: skip
         options.update(self.schema_options())
         return resolve_settings(options, self.config, self.profile)

@@ -22,7 +22,7 @@ MAX_LINE = 8 * MIB
 #: The data of one SSE event (lines with no blank line between them are one event).
 MAX_EVENT = 8 * MIB
 #: A whole JSON answer (a real one is a few KB, a very long one well under 1 MB).
-MAX_BODY = 32 * MIB
+MAX_BODY = 16 * MIB
 #: A whole streamed answer, every event together (held in memory is only the text of the answer).
 MAX_STREAM = 128 * MIB
 #: The answer of GET /models (the longest lists, of hundreds of models, are a few MB).
