@@ -5,11 +5,14 @@ from __future__ import annotations
 import random
 import threading
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from mimo_cli.errors import Kind, MimoError
 from mimo_cli.segment.plan import Part, plan_parts
+from mimo_cli.segment.record import entry, failed_parts, overall_error, sum_usage
 from mimo_cli.segment.run import Outcome, Slots, run_parts
 
 
@@ -111,3 +114,68 @@ def test_a_bug_in_the_work_is_raised_not_turned_into_a_record() -> None:
 
     with pytest.raises(ZeroDivisionError):
         run_parts(plan_parts(600, 100), broken, jobs=2)
+
+
+# -- the record -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Answered:
+    answer: str
+    reasoning: str = ""
+    finish_reason: str | None = "stop"
+    usage: dict[str, Any] | None = None
+    attempts: int = 1
+
+
+def test_usage_is_summed_field_by_field_nested_objects_too() -> None:
+    first = {"prompt_tokens": 100, "total_tokens": 130, "prompt_tokens_details": {"video_tokens": 90}}
+    second = {"prompt_tokens": 7, "total_tokens": 9, "completion_tokens": 2, "prompt_tokens_details": None}
+    third = {"prompt_tokens_details": {"video_tokens": 10, "audio_tokens": 5}, "model": "x"}
+    assert sum_usage([first, None, second, third]) == {
+        "prompt_tokens": 107, "total_tokens": 139, "completion_tokens": 2, "model": "x",
+        "prompt_tokens_details": {"video_tokens": 100, "audio_tokens": 5},
+    }  # fmt: skip
+    assert sum_usage([None, {}]) is None
+    assert first == {"prompt_tokens": 100, "total_tokens": 130, "prompt_tokens_details": {"video_tokens": 90}}
+
+
+def test_a_segment_entry_has_the_fields_of_the_spec_in_its_order() -> None:
+    part = plan_parts(300, 100)[1]
+    ok = entry(Outcome(part, value=Answered("seen", usage={"total_tokens": 3}, attempts=2)))
+    assert list(ok) == [
+        "index", "start", "end", "status", "answer", "reasoning", "finish_reason", "usage", "attempts", "error",
+    ]  # fmt: skip
+    assert (ok["index"], ok["start"], ok["end"], ok["status"], ok["answer"]) == (
+        2,
+        100.0,
+        200.0,
+        "ok",
+        "seen",
+    )
+    assert (ok["reasoning"], ok["usage"], ok["attempts"], ok["error"]) == (None, {"total_tokens": 3}, 2, None)
+    failure = MimoError(Kind.SERVER, "server error 500", http_status=500)
+    failure.attempts = 4
+    bad = entry(Outcome(part, error=failure), events=[])
+    assert (bad["status"], bad["answer"], bad["attempts"], bad["events"]) == ("error", None, 4, [])
+    assert bad["error"] == {"kind": "server", "message": "server error 500", "http_status": 500}
+
+
+def test_the_error_of_the_whole_names_the_failed_parts_and_takes_an_auth_kind_first() -> None:
+    parts = plan_parts(400, 100)
+    late = MimoError(Kind.AUTH, "invalid key", "check MIMO_API_KEY", http_status=401)
+    outcomes: list[Outcome[Answered]] = [
+        Outcome(parts[0], value=Answered("a")),
+        Outcome(parts[1], error=MimoError(Kind.TIMEOUT, "timed out")),
+        Outcome(parts[2], error=late),
+        Outcome(parts[3], error=MimoError(Kind.AUTH, "part 4 was not sent: invalid key"), sent=False),
+    ]
+    error = overall_error(outcomes)
+    assert error is not None and error.kind is Kind.AUTH and error.exit_code == 3 and error.http_status == 401
+    assert (
+        error.message == "3 of 4 parts failed (parts 2, 3, 4): invalid key"
+        and error.hint == "check MIMO_API_KEY"
+    )
+    assert [p.index for p in failed_parts(outcomes)] == [2, 3, 4]
+    merge = MimoError(Kind.SERVER, "merge failed")
+    assert overall_error(outcomes[:1]) is None and overall_error(outcomes[:1], merge) is merge
