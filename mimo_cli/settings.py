@@ -89,6 +89,8 @@ class Settings:
     start: float | None = None  # seconds: send only the span from here (needs ffmpeg)
     end: float | None = None  # seconds: ... up to here
     inline_url: bool = False  # download http(s) URLs and send them inline
+    segment: float | str | None = None  # --segment: a part length in seconds, or "auto" (None: one request)
+    merge: bool | None = None  # --merge/--no-merge with --segment (None: the command's default)
     presets: Mapping[str, str] = field(default_factory=dict)  # user presets (config file)
 
     @property

@@ -6,13 +6,14 @@ import itertools
 import math
 import shutil
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mimo_cli.errors import Kind, MimoError
+from mimo_cli.ffmpeg import tools
 from mimo_cli.segment import cut as cutting
 from mimo_cli.segment.plan import (
     AUTO,
@@ -29,6 +30,9 @@ from mimo_cli.segment.plan import (
     plan_parts,
     snap,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # -- the option ---------------------------------------------------------------------------------------------
 
@@ -168,10 +172,10 @@ GOP = 10  # a keyframe every 10 s
 FRAME_ID = "geq=lum='16+2*mod(N,100)':cb='16+8*floor(N/100)':cr=128"
 
 
-class Tools:
-    def __init__(self) -> None:
-        assert FFMPEG and FFPROBE
-        self.ffmpeg, self.ffprobe = FFMPEG, FFPROBE
+def Tools() -> tools.Tools:
+    found = tools.locate()
+    assert found is not None and found.ffprobe is not None
+    return found
 
 
 def _generate(out: Path, container: str) -> Path:
@@ -257,7 +261,7 @@ def source_with_keys(path: Path, near: list[float], window: float) -> cutting.So
 def cut_all(source: cutting.Source, parts: list[Part], out_dir: Path) -> tuple[list[cutting.Clip], list[str]]:
     steps: list[str] = []
     clips = [
-        cutting.cut(Tools(), source, p, out_dir, 10 * 2**20, simple_encode, lambda p, s: steps.append(s))
+        cutting.cut(Tools(), source, p, 10 * 2**20, simple_encode, lambda p, s: steps.append(s), out_dir)
         for p in parts
     ]
     return clips, steps
@@ -318,12 +322,12 @@ def test_an_unaccepted_container_or_a_part_too_large_is_encoded(
     mkv = source_of(long_mkv, None)
     part = snap(plan_parts(mkv.duration, 60), [0, 60, 120])[1]
     assert part.on_keyframes
-    clip = cutting.cut(Tools(), mkv, part, tmp_path, 10 * 2**20, simple_encode)
+    clip = cutting.cut(Tools(), mkv, part, 10 * 2**20, simple_encode, out_dir=tmp_path)
     assert not clip.copied and clip.mime == "video/mp4" and clip.path.suffix == ".mp4"
     assert_covers(clip)
     mp4 = source_with_keys(long_mp4, [60, 120], 1)
     tight = cutting.data_uri_length("video/mp4", mp4.size // 4)  # a third of the file does not fit
-    clip = cutting.cut(Tools(), mp4, part, tmp_path, tight, simple_encode)
+    clip = cutting.cut(Tools(), mp4, part, tight, simple_encode, out_dir=tmp_path)
     assert not clip.copied
     assert_covers(clip)
 
@@ -336,5 +340,5 @@ def test_a_failed_encode_leaves_nothing_on_disk(long_mkv: Path, tmp_path: Path) 
 
     mkv = source_of(long_mkv, None)
     with pytest.raises(MimoError, match="could not convert"):
-        cutting.cut(Tools(), mkv, plan_parts(mkv.duration, 60)[0], tmp_path, 10 * 2**20, broken)
+        cutting.cut(Tools(), mkv, plan_parts(mkv.duration, 60)[0], 10 * 2**20, broken, out_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []

@@ -7,10 +7,13 @@ import typer
 
 from mimo_cli.cli.app import app, state
 from mimo_cli.cli.options import Common, debug_log, notice_for, with_common
+from mimo_cli.cli.segment import JOBS_HELP
 from mimo_cli.errors import Kind, MimoError, usage_error
 
 
-def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Common, single: bool) -> None:
+def run(
+    ctx: typer.Context, inputs: list[str], question: str | None, opts: Common, single: bool, jobs: int = 4
+) -> None:
     """Resolve the inputs, build one request, send it and render the answer (see :mod:`mimo_cli.core`)."""
     from mimo_cli import core
     from mimo_cli.render import answer
@@ -27,6 +30,12 @@ def run(ctx: typer.Context, inputs: list[str], question: str | None, opts: Commo
     try:
         settings = opts.settings()
         job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single)
+        if settings.segment is not None:  # a long video in parts: mimo_cli.segment
+            from mimo_cli.cli.segment import run_segmented
+
+            merge = settings.merge if settings.merge is not None else not single
+            run_segmented(job, opts, st, jobs, merge)
+            return
         request = core.prepare(job, notice_for(opts.quiet))
         if opts.dry_run:
             from mimo_cli.render.reports import show_dry_run
@@ -64,7 +73,9 @@ Examples:
   mimo describe phone.mov --fit
   mimo describe talk.mkv --fit --start 1:00 --end 2:30
   mimo describe http://nas.local/v.mp4 --inline-url --fit
-  mimo describe clip.mp4 --dry-run"""
+  mimo describe clip.mp4 --dry-run
+  mimo describe lecture.mp4 --segment auto
+  mimo describe lecture.mp4 --segment 10m -j 8 --json"""
 )
 @with_common
 def describe(
@@ -74,9 +85,10 @@ def describe(
         typer.Argument(metavar="INPUT", help="A video file, an http(s) URL, a data: URI, or - for stdin."),
     ],
     opts: Common,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help=JOBS_HELP)] = 4,
 ) -> None:
     """Describe one video, with the prompt of a preset (default: detailed)."""
-    run(ctx, [input], None, opts, single=True)
+    run(ctx, [input], None, opts, single=True, jobs=jobs)
 
 
 @app.command(
@@ -85,6 +97,7 @@ Examples:
   mimo ask clip.mp4 "How many people are in the video?"
   mimo ask a.mp4 b.mov "Which of the two clips is shot at night?"
   echo "What is said at the start?" | mimo ask clip.mp4 -
+  mimo ask match.mkv --segment 15m "When is the first goal scored?"
   mimo ask a.mp4 b.mp4 --preset summary"""
 )
 @with_common
@@ -99,6 +112,7 @@ def ask(
         ),
     ],
     opts: Common,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help=JOBS_HELP)] = 4,
 ) -> None:
     """Ask a question about one or more videos, sent together in one request."""
     if opts.prompt is not None or opts.preset is not None:
@@ -119,4 +133,4 @@ def ask(
             question = sys.stdin.read().strip()
         if not question.strip():
             raise usage_error("the question is empty")
-    run(ctx, inputs, question, opts, single=False)
+    run(ctx, inputs, question, opts, single=False, jobs=jobs)

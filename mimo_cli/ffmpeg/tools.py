@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -63,20 +65,38 @@ def require(what: str) -> Tools:
 # -- running it ---------------------------------------------------------------------------------------------
 
 
+_children: set[subprocess.Popen[bytes]] = set()  # running now, in any thread (see kill_children)
+_children_lock = threading.Lock()
+
+
 def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
     """Run ffmpeg/ffprobe to the end; on Ctrl-C or any error the child is killed before re-raising."""
     with subprocess.Popen(
         list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as proc:
+        with _children_lock:
+            _children.add(proc)
         try:
             out, err = proc.communicate()
         except BaseException:
             proc.kill()
             proc.wait()
             raise
+        finally:
+            with _children_lock:
+                _children.discard(proc)
     return subprocess.CompletedProcess(
         list(args), proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     )
+
+
+def kill_children() -> None:
+    """Kill the ffmpeg runs of other threads (an interrupted --segment run does not wait for them)."""
+    with _children_lock:
+        running = list(_children)
+    for proc in running:
+        with contextlib.suppress(OSError):
+            proc.kill()
 
 
 _PREFIX = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*")

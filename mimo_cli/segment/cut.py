@@ -19,22 +19,18 @@ This module never prints; it reports the step it is at through the ``on_step`` c
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from mimo_cli.errors import input_error
+from mimo_cli.ffmpeg.plan import COPY_FORMATS
+from mimo_cli.ffmpeg.tools import Tools
+from mimo_cli.ffmpeg.tools import _run as run
+from mimo_cli.inputs.tempfiles import release_temp, temp_file
+from mimo_cli.inputs.video import data_uri_length
 from mimo_cli.segment.plan import Part
 
-#: Accepted containers a copy keeps: MIME -> (ffmpeg muxer, file suffix).
-COPY_FORMATS = {
-    "video/mp4": ("mp4", ".mp4"),
-    "video/quicktime": ("mov", ".mov"),
-    "video/x-msvideo": ("avi", ".avi"),
-    "video/x-ms-wmv": ("asf", ".wmv"),
-}
 #: A copy is kept when its length is within this (plus one frame) of the part's.
 EXACT = 0.1
 
@@ -43,14 +39,6 @@ EXACT = 0.1
 Encoder = Callable[[Path, Path, float, float], None]
 #: ``on_step(part, step)``: ``step`` is ``"cutting"`` (stream copy) or ``"converting"`` (encoding).
 OnStep = Callable[[Part, str], None]
-
-
-class Tools(Protocol):
-    @property
-    def ffmpeg(self) -> str: ...
-
-    @property
-    def ffprobe(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -70,27 +58,6 @@ class Clip:
     @property
     def end(self) -> float:
         return self.part.end
-
-
-def run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    """Run ffmpeg/ffprobe to the end; on Ctrl-C or any error the child is killed before re-raising."""
-    with subprocess.Popen(
-        list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as proc:
-        try:
-            out, err = proc.communicate()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-    return subprocess.CompletedProcess(
-        list(args), proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-    )
-
-
-def data_uri_length(mime: str, size: float) -> int:
-    """The length of ``data:{mime};base64,…`` for ``size`` bytes."""
-    return len(f"data:{mime};base64,") + 4 * -(-int(size) // 3)
 
 
 # -- keyframes ----------------------------------------------------------------------------------------------
@@ -207,20 +174,21 @@ def cut(
     tools: Tools,
     source: Source,
     part: Part,
-    out_dir: Path,
     limit: int,
     encode: Encoder,
     on_step: OnStep | None = None,
+    out_dir: Path | None = None,
 ) -> Clip:
-    """Cut ``part`` of ``source`` into ``out_dir``: stream copy when that is exact and fits, else encode.
+    """Cut ``part`` of ``source``: stream copy when that is exact and fits, else encode.
 
-    Any file it makes is deleted before it raises (Ctrl-C included); the file of the clip returned is
-    the caller's to delete.
+    The file is made in this process's temporary folder (or ``out_dir``); any file it makes is deleted
+    before it raises (Ctrl-C included); the file of the clip returned is the caller's to delete
+    (:func:`release`).
     """
-    clip = _copy(tools, source, part, out_dir, limit, on_step) if _may_copy(source, part, limit) else None
+    clip = _copy(tools, source, part, limit, on_step, out_dir) if _may_copy(source, part, limit) else None
     if clip is not None:
         return clip
-    out = out_dir / f"part-{part.index:04d}.mp4"
+    out = _new_file(part, ".mp4", out_dir)
     if on_step:
         on_step(part, "converting")
     try:
@@ -229,41 +197,54 @@ def cut(
         if not size:
             raise input_error(f"ffmpeg made an empty file of part {part.index} of {source.label}")
     except BaseException:
-        out.unlink(missing_ok=True)
+        release(out)
         raise
     return Clip(part, out, "video/mp4", size, copied=False)
+
+
+def _new_file(part: Part, suffix: str, out_dir: Path | None) -> Path:
+    if out_dir is None:
+        return temp_file(f"part{part.index}-", suffix)
+    path = out_dir / f"part-{part.index:04d}{suffix}"
+    path.touch()
+    return path
+
+
+def release(path: Path) -> None:
+    """Delete a part's file (and the temporary folder once it is empty)."""
+    release_temp(path)
 
 
 def _may_copy(source: Source, part: Part, limit: int) -> bool:
     """A copy is tried when it begins and ends exactly and, by the source's average bitrate, would fit."""
     if not part.on_keyframes or source.mime not in COPY_FORMATS:
         return False
-    estimate = source.size * part.length / source.duration
+    estimate = int(source.size * part.length / source.duration)
     return data_uri_length(source.mime, estimate) <= limit
 
 
 def _copy(
-    tools: Tools, source: Source, part: Part, out_dir: Path, limit: int, on_step: OnStep | None
+    tools: Tools, source: Source, part: Part, limit: int, on_step: OnStep | None, out_dir: Path | None
 ) -> Clip | None:
     """The stream-copied clip, or None (nothing left on disk) when it is not exact or does not fit."""
     assert source.mime is not None
-    muxer, suffix = COPY_FORMATS[source.mime]
-    out = out_dir / f"part-{part.index:04d}{suffix}"
-    if on_step:
-        on_step(part, "cutting")
+    muxer, _name, suffix = COPY_FORMATS[source.mime]
     try:
         length = source.copy_length(part)
     except LookupError:
         return None
+    if on_step:
+        on_step(part, "cutting")
+    out = _new_file(part, suffix, out_dir)
     keep = False
     try:
         done = run(copy_args(tools, source.path, out, muxer, part.start, length, source.audio))
-        size = out.stat().st_size if out.exists() else 0
+        size = out.stat().st_size if out.exists() else 0  # ffmpeg -y replaced the empty file
         if done.returncode == 0 and size and data_uri_length(source.mime, size) <= limit:
             got = duration_of(tools, out)
             frame = 1 / source.fps if source.fps else 1 / 30
             keep = got is None or abs(got - part.length) <= EXACT + frame
     finally:
         if not keep:
-            out.unlink(missing_ok=True)
+            release(out)
     return Clip(part, out, source.mime, size, copied=True) if keep else None

@@ -11,11 +11,13 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mimo_cli.errors import usage_error
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 AUTO = "auto"
 #: What ``--segment`` holds once parsed: a part length in seconds, or ``"auto"``.

@@ -6,12 +6,15 @@ usual record from them and adds ``"segments"`` (SPEC Part two, "Long videos", ``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mimo_cli.errors import MimoError
-from mimo_cli.segment.plan import Part
 from mimo_cli.segment.run import STOP_KINDS, Outcome
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from mimo_cli.segment.plan import Part
 
 
 class Answer(Protocol):

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from mimo_cli.errors import Kind, MimoError
 from mimo_cli.segment.plan import Part
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 T = TypeVar("T")
 #: Errors that stop the parts not yet started (as they stop a batch).
