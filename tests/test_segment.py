@@ -178,11 +178,11 @@ def Tools() -> tools.Tools:
     return found
 
 
-def _generate(out: Path, container: str) -> Path:
+def _generate(out: Path, container: str, seconds: int = SECONDS) -> Path:
     if not out.exists():
         subprocess.run(
-            [FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", f"nullsrc=s=64x36:r={FPS}:d={SECONDS},{FRAME_ID}",
-             "-f", "lavfi", "-i", f"sine=f=440:d={SECONDS}", "-c:v", "libx264", "-preset", "veryfast",
+            [FFMPEG, "-v", "error", "-y", "-f", "lavfi", "-i", f"nullsrc=s=64x36:r={FPS}:d={seconds},{FRAME_ID}",
+             "-f", "lavfi", "-i", f"sine=f=440:d={seconds}", "-c:v", "libx264", "-preset", "veryfast",
              "-x264-params", f"keyint={GOP * FPS}:min-keyint={GOP * FPS}:scenecut=0", "-pix_fmt", "yuv420p",
              "-c:a", "aac", "-b:a", "32k", "-shortest", "-f", container, str(out)],
             check=True, timeout=120,

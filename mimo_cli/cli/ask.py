@@ -27,6 +27,7 @@ def run(
     renderer: Any = None
     request = None
     job: core.Job | None = None
+    failed: MimoError | None = None
     try:
         settings = opts.settings()
         job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single)
@@ -34,7 +35,7 @@ def run(
             from mimo_cli.cli.segment import run_segmented
 
             merge = settings.merge if settings.merge is not None else not single
-            run_segmented(job, opts, st, jobs, merge)
+            failed = run_segmented(job, opts, st, jobs, merge)  # its record is printed already
             return
         request = core.prepare(job, notice_for(opts.quiet))
         if opts.dry_run:
@@ -60,6 +61,8 @@ def run(
             renderer.stop()  # after an error: end open lines, keep a partial answer on screen
         if request is not None:
             request.close()
+        if failed is not None:
+            raise failed  # a segmented run that was sent: its record is printed, its files closed
 
 
 @app.command(

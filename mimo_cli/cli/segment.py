@@ -61,8 +61,11 @@ def show_plan(prepared: Any, merge: bool, as_json: bool) -> None:
         sys.stdout.write(f"  part {p.index}: {p.times} ({item['cut']})\n")
 
 
-def run_segmented(job: Any, opts: Common, st: State, jobs: int, merge: bool) -> None:
-    """Plan, send the parts (``jobs`` at a time), merge when asked, and show it all."""
+def run_segmented(job: Any, opts: Common, st: State, jobs: int, merge: bool) -> MimoError | None:
+    """Plan, send the parts (``jobs`` at a time), merge when asked, and show it all.
+
+    Returns the error of a run that was sent (its record is printed already) for the caller to raise;
+    raises the errors found before sending."""
     from mimo_cli import core
     from mimo_cli.render import answer
     from mimo_cli.render.console import print_json
@@ -74,7 +77,7 @@ def run_segmented(job: Any, opts: Common, st: State, jobs: int, merge: bool) -> 
     try:
         if opts.dry_run:
             show_plan(prepared, merge, opts.json_out)
-            return
+            return None
         core.require_key(job.settings)
         view = PartsView(len(prepared.parts), show_parts=not merge and not opts.json_out, quiet=opts.quiet)
         if merge and not opts.json_out:
@@ -97,8 +100,7 @@ def run_segmented(job: Any, opts: Common, st: State, jobs: int, merge: bool) -> 
             renderer = None
         elif error is None:
             view.summary(done.total())
-        if error is not None:
-            raise _with_hint(error, job.settings)
+        return _with_hint(error, job.settings) if error is not None else None
     finally:
         if renderer is not None:
             renderer.stop()
