@@ -209,3 +209,22 @@ def test_a_short_video_is_one_part_and_ask_sends_no_merge_for_it(
         SECONDS, abs=0.1
     )
     assert text_of(server.received[0]).startswith("This is part 1 of 1 of a longer video")
+
+
+def test_batch_sends_every_input_in_parts_with_one_record_each(
+    mimo: Any, server: FakeServer, video: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "lectures"
+    folder.mkdir()
+    (folder / "a.mp4").write_bytes(video.read_bytes())
+    (folder / "b.mp4").write_bytes(video.read_bytes())
+    out = tmp_path / "out.jsonl"
+    run = mimo("batch", str(folder), "--segment", "30s", "-j", "2", "-o", str(out))
+    assert run.exit_code == 0, run.stderr
+    assert len(server.received) == 6  # 3 parts each, no merge (batch)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["input"] for r in records) == [str(folder / "a.mp4"), str(folder / "b.mp4")]
+    for record in records:
+        assert record["status"] == "ok" and [s["index"] for s in record["segments"]] == [1, 2, 3]
+        assert record["answer"].startswith("## 0:00:00–0:00:30\n\n")
+        assert record["usage"]["total_tokens"] == 3 * DEFAULT_USAGE["total_tokens"]

@@ -220,6 +220,9 @@ class Sender:
         self.message = message
         self.clock = clock
         self.quiet = False
+        self.jobs = 4  # with --segment: the parts in flight, of every input together (see slots)
+        self.slots: Any = None  # with --segment: a mimo_cli.segment.run.Slots shared by every input
+        self.stopping = threading.Event()  # with --segment: set by the runner on Ctrl-C or an auth error
         self._local = threading.local()
         self._open: dict[int, ChatRequest] = {}
         self._lock = threading.Lock()
@@ -241,6 +244,8 @@ class Sender:
         self._local.label = label(item)
         job = core.Job([item.input], self.prompt, self.settings)
         started = self.clock.monotonic()
+        if self.settings.segment is not None:
+            return self._segmented(job, started)
         request = None
         try:
             request = core.prepare(job, self.input_notice)
@@ -254,6 +259,28 @@ class Sender:
                 self._open.pop(threading.get_ident(), None)
             if request is not None:
                 request.close()
+            self._local.label = None
+
+    def _segmented(self, job: core.Job, started: float) -> dict[str, Any]:
+        """An input in parts (--segment): its parts share the run's slots with every other input's."""
+        from mimo_cli.segment import pipeline
+        from mimo_cli.segment.run import LinkedEvent, Slots
+
+        assert self.client is not None
+        with self._lock:
+            if self.slots is None:
+                self.slots = Slots(self.jobs)
+        prepared = None
+        try:
+            prepared = pipeline.prepare(job, self.input_notice)
+            done = pipeline.send(prepared, job, self.client, jobs=self.jobs, merge=bool(self.settings.merge),
+                                 slots=self.slots, stopping=LinkedEvent(self.stopping))  # fmt: skip
+            return done.record()
+        except MimoError as e:
+            return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started)
+        finally:
+            if prepared is not None:
+                prepared.close()
             self._local.label = None
 
     def close_all(self) -> None:
@@ -366,7 +393,9 @@ def execute(
     try:
         sender = Sender(settings, prompt, None, progress.message, clock)
         sender.quiet = quiet
+        sender.jobs = options.jobs
         runner = Runner(sender, out, options, progress, summary, clock.monotonic)
+        sender.stopping = runner.stopping
         if options.sidecar:  # an answer whose sidecar was lost is written again, not asked again
             for item, record in restore:
                 target = sidecar_path(item, options.sidecar, options.out_dir)

@@ -25,6 +25,7 @@ Examples:
   find . -name '*.mov' | mimo batch - -o out.jsonl
   mimo batch videos/ --shard 2/4 -o part-2.jsonl
   mimo batch videos/ -o out.jsonl --dry-run --resume
+  mimo batch lectures/ --segment auto -j 8 -o out.jsonl
 \b
 Exit codes: 0 every input done (or skipped), 1 an input failed, 2 usage error, 3 authentication or
 quota problem (the batch stops at the first), 130 interrupted (--resume continues)."""
@@ -148,7 +149,8 @@ def batch(
         raise usage_error("- (read paths from stdin) may be given once")
     settings = opts.settings()
     prompt = prompt_of(settings)
-    items = batch_plan.plan(paths, fit=settings.fit, include=include or (), exclude=exclude or (),
+    converts = settings.fit or settings.segment is not None  # --segment converts the parts that need it
+    items = batch_plan.plan(paths, fit=converts, include=include or (), exclude=exclude or (),
                             shard=shard_kn)  # fmt: skip
     if opts.dry_run:
         for entry in runner.dry_run(items, settings, prompt, output, resume):
@@ -159,7 +161,7 @@ def batch(
         sys.stdout.flush()
         return None
     if not items and not opts.quiet:
-        exts = " ".join(sorted(batch_plan.video_extensions(settings.fit)))
+        exts = " ".join(sorted(batch_plan.video_extensions(converts)))
         warning("no inputs found", f"directories are searched for {exts} (see --include, --exclude)")
     if opts.debug:
         st.debug = True

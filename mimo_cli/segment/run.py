@@ -75,6 +75,17 @@ class Slots:
         self._free.release()
 
 
+class LinkedEvent(threading.Event):
+    """Set on its own (an auth error in one input's parts) or when ``parent`` is (the batch's Ctrl-C)."""
+
+    def __init__(self, parent: threading.Event) -> None:
+        super().__init__()
+        self.parent = parent
+
+    def is_set(self) -> bool:
+        return super().is_set() or self.parent.is_set()
+
+
 def _not_sent(part: Part, why: MimoError | None) -> Outcome[T]:
     if why is None:
         error = MimoError(Kind.INTERRUPTED, f"part {part.index} was not sent: interrupted")
