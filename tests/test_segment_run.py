@@ -179,3 +179,37 @@ def test_the_error_of_the_whole_names_the_failed_parts_and_takes_an_auth_kind_fi
     assert [p.index for p in failed_parts(outcomes)] == [2, 3, 4]
     merge = MimoError(Kind.SERVER, "merge failed")
     assert overall_error(outcomes[:1]) is None and overall_error(outcomes[:1], merge) is merge
+
+
+def test_with_timestamps_each_part_is_read_on_the_source_timeline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+    from dataclasses import replace
+
+    from mimo_cli import core
+    from mimo_cli.result import Result
+    from mimo_cli.segment.pipeline import Segmented
+    from mimo_cli.settings import Settings
+
+    calls: list[tuple[str, float, float]] = []
+
+    def parse_events(answer: str, start: float = 0.0, end: float = 0.0) -> Any:
+        calls.append((answer, start, end))
+        events = [{"start": start + 5, "end": end, "text": answer}]
+        return types.SimpleNamespace(events=events, dropped=1 if start else 0)
+
+    module = types.ModuleType("mimo_cli.timeline.events")
+    module.parse_events = parse_events  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "mimo_cli.timeline", types.ModuleType("mimo_cli.timeline"))
+    monkeypatch.setitem(sys.modules, "mimo_cli.timeline.events", module)
+    parts = plan_parts(200, 100)
+    job = core.Job(["v.mp4"], "Describe.", replace(Settings(), segment=100.0))
+    outcomes = [Outcome(p, value=Result("m", answer=f"[0:05] part {p.index}")) for p in reversed(parts)]
+    done = Segmented(job, 200, outcomes)
+    warnings: list[str] = []
+    done.read_events(lambda message, hint: warnings.append(message))
+    assert sorted(calls) == [("[0:05] part 1", 0, 100), ("[0:05] part 2", 100, 200)]
+    record = done.record()
+    assert [e["start"] for e in record["events"]] == [5, 105]
+    assert [s["events"][0]["text"] for s in record["segments"]] == ["[0:05] part 2", "[0:05] part 1"]
+    assert warnings == ["part 2: 1 time(s) outside the part or going back were dropped"]

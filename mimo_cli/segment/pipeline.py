@@ -182,8 +182,28 @@ class Segmented:
         else:
             record = core.record(self.job, error=error, elapsed_s=self.elapsed_s)
             record.update(answer=total.answer or None, usage=total.usage, attempts=total.attempts)
+        if "events" in self.extra:
+            record["events"] = self.extra["events"]
         record["segments"] = [entry(o, self.extra.get(f"events-{o.part.index}")) for o in self.outcomes]
         return record
+
+    def read_events(self, notice: Notice | None = None) -> None:
+        """--timestamps: each part's answer read into events on the source's timeline (its start added)."""
+        try:
+            from mimo_cli.timeline.events import parse_events
+        except ImportError:  # the timeline package (issue 12, --timestamps) is not there yet
+            return
+        every: list[Any] = []
+        for o in self.outcomes:
+            if o.value is None:
+                continue
+            timeline = parse_events(o.value.answer, o.part.start, o.part.end)
+            self.extra[f"events-{o.part.index}"] = list(timeline.events)
+            every += timeline.events
+            if timeline.dropped and notice:
+                notice(f"part {o.part.index}: {timeline.dropped} time(s) outside the part or going back "
+                       "were dropped", None)  # fmt: skip
+        self.extra["events"] = sorted(every, key=lambda event: event["start"])
 
 
 OnStep = Callable[[Part, str], None]
@@ -202,6 +222,7 @@ def send(
     on_finished: Callable[[Outcome[Result]], None] | None = None,
     on_ready: Callable[[Outcome[Result]], None] | None = None,
     on_merge_delta: OnDelta | None = None,
+    notice: Notice | None = None,
 ) -> Segmented:
     """Send every part (``jobs`` at a time, within ``slots``), then the merge when asked and all went well."""
     started = time.monotonic()
@@ -230,6 +251,8 @@ def send(
         kill_children()
         raise
     done = Segmented(job, prepared.source.duration, outcomes)
+    if getattr(job.settings, "timestamps", False):
+        done.read_events(notice)
     if merge and len(outcomes) > 1 and all(o.ok for o in outcomes):
         _merge(done, client, slots, stopping, on_merge_delta)
     elif merge and len(outcomes) == 1 and outcomes[0].ok:
