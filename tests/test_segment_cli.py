@@ -228,3 +228,68 @@ def test_batch_sends_every_input_in_parts_with_one_record_each(
         assert record["status"] == "ok" and [s["index"] for s in record["segments"]] == [1, 2, 3]
         assert record["answer"].startswith("## 0:00:00–0:00:30\n\n")
         assert record["usage"]["total_tokens"] == 3 * DEFAULT_USAGE["total_tokens"]
+
+
+def _most_files(root: Path, stop: Any, most: list[int]) -> None:
+    while not stop.is_set():
+        most.append(sum(1 for p in root.rglob("*") if p.is_file()))
+        stop.wait(0.005)
+
+
+def test_at_most_jobs_part_files_are_on_disk_and_none_after(
+    server: FakeServer, video: Path, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    server.response_delay = 0.3
+    env = {
+        **os.environ,
+        "MIMO_BASE_URL": server.url,
+        "MIMO_API_KEY": "sk-test-0123456789",
+        "TMPDIR": str(tmp_path),
+    }
+    stop, most = threading.Event(), [0]
+    watch = threading.Thread(target=_most_files, args=(tmp_path, stop, most))
+    watch.start()
+    try:
+        done = subprocess.run([sys.executable, "-m", "mimo_cli", "describe", str(video), "--segment", "15s", "-j", "2"],
+                              env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    finally:
+        stop.set()
+        watch.join()
+    assert done.returncode == 0, done.stderr
+    assert len(server.received) == 6 and 1 <= max(most) <= 2
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_exits_130_and_leaves_no_part_file(
+    server: FakeServer, video: Path, tmp_path: Path, signum: str
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    server.response_delay = 30  # the parts hang until the run is stopped
+    env = {
+        **os.environ,
+        "MIMO_BASE_URL": server.url,
+        "MIMO_API_KEY": "sk-test-0123456789",
+        "TMPDIR": str(tmp_path),
+    }
+    proc = subprocess.Popen([sys.executable, "-m", "mimo_cli", "describe", str(video), "--segment", "15s", "-j", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert server.wait_for_requests(2, timeout=60)
+        assert any(p.is_file() for p in tmp_path.rglob("*"))  # the parts in flight
+        proc.send_signal(getattr(signal, signum))
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and len(server.received) == 2
+    assert list(tmp_path.iterdir()) == []
