@@ -14,8 +14,11 @@ def main() -> None:
 
         sys.stdout.write(f"mimo {__version__}\n")
         return
-    from mimo_cli.cli import main as cli_main
-
+    try:
+        from mimo_cli.cli import main as cli_main
+    except KeyboardInterrupt:  # Ctrl-C while Python is still importing: no traceback for that either
+        sys.stderr.write("error: interrupted\n")
+        raise SystemExit(130) from None
     cli_main()
 
 

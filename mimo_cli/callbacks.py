@@ -10,3 +10,7 @@ Notice = Callable[[str, "str | None"], None]
 OnDelta = Callable[[str, str], None]
 #: ``debug(line)``: a --debug line (headers, retry reasons), the key already masked.
 Debug = Callable[[str], None]
+#: ``info(message)``: a fact worth a line that is not a warning (a conversion done).
+Info = Callable[[str], None]
+#: ``status(text)``: a transient status line ("converting clip.mov with ffmpeg… 43 %"); None clears it.
+Status = Callable[["str | None"], None]

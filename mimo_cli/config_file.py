@@ -6,6 +6,7 @@ profile is a ``[profiles.NAME]`` table of the settings in :data:`~mimo_cli.setti
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -177,7 +178,12 @@ def load_settings(
     """Settings for a command: the config file's profile under the environment under the options."""
     env = os.environ if env is None else env
     loaded = load_config(config_path(config, env))
-    return resolve(options, env, loaded.profile(profile_name(profile, env)))
+    name = profile_name(profile, env)
+    settings = resolve(options, env, loaded.profile(name))
+    if settings.api_key:
+        return settings
+    holding = tuple(n for n, p in sorted(loaded.profiles.items()) if n != name and p.get("api_key"))
+    return dataclasses.replace(settings, key_profiles=holding)
 
 
 # -- mimo config set / unset ------------------------------------------------------------------------------
@@ -199,7 +205,13 @@ def key_path(key: str, profile: str | None, env: Mapping[str, str] | None = None
         return ["presets", name] if profile is None else ["profiles", profile, "presets", name]
     setting = key.strip().lower().replace("-", "_")
     if setting not in PROFILE_KEYS:
-        raise usage_error(f"unknown setting {key!r}", f"settings: {', '.join(PROFILE_KEYS)}, presets.NAME")
+        import difflib
+
+        close = difflib.get_close_matches(setting, PROFILE_KEYS, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise usage_error(
+            f"unknown setting {key!r}", f"{hint}settings: {', '.join(PROFILE_KEYS)}, presets.NAME"
+        )
     return ["profiles", profile_name(profile, env), setting]
 
 

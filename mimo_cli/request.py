@@ -26,6 +26,7 @@ class ChatRequest:
     settings: Settings
     videos: Sequence[Video]
     prompt: str
+    json_mode: bool = False  # --schema: ask for JSON with "response_format" (unless the server refused it)
     _parts: list[bytes | Video] = field(default_factory=list, init=False, repr=False)
     _nonce: str = field(default_factory=lambda: secrets.token_hex(8), init=False, repr=False)
 
@@ -61,6 +62,8 @@ class ChatRequest:
             body["top_p"] = s.top_p
         if s.thinking is not None:
             body["thinking"] = {"type": "enabled" if s.thinking else "disabled"}
+        if self.json_mode:
+            body["response_format"] = {"type": "json_object"}
         if s.stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}

@@ -21,6 +21,7 @@ class Result:
     request_id: str | None = None
     elapsed_s: float = 0.0
     attempts: int = 1
+    data: dict[str, Any] | None = None  # --schema: the answer's JSON object, validated
 
 
 def make_record(
@@ -32,8 +33,12 @@ def make_record(
     elapsed_s: float = 0.0,
     attempts: int = 0,
 ) -> dict[str, Any]:
-    """The record of SPEC.md "Output": the same keys, in the same order, for a success and a failure."""
-    if result is not None:
+    """The record of SPEC.md "Output": the same keys, in the same order, for a success and a failure.
+
+    A failure may come with the result it is about (``--schema``: an answer that does not match), whose
+    answer, usage and attempts the record keeps.
+    """
+    if result is not None and error is None:
         return {
             "input": inputs,
             "status": "ok",
@@ -46,8 +51,17 @@ def make_record(
             "elapsed_s": round(result.elapsed_s, 3),
             "attempts": result.attempts,
             "error": None,
+            "data": result.data,
         }
     assert error is not None
+    if result is not None:
+        return {
+            **make_record(inputs, model, result),
+            "status": "error",
+            "request_id": result.request_id or error.request_id,
+            "error": error.as_record(),
+            "data": None,
+        }
     return {
         "input": inputs,
         "status": "error",
@@ -60,6 +74,7 @@ def make_record(
         "elapsed_s": round(elapsed_s, 3),
         "attempts": attempts,
         "error": error.as_record(),
+        "data": None,
     }
 
 

@@ -92,6 +92,10 @@ class Settings:
     segment: float | str | None = None  # --segment: a part length in seconds, or "auto" (None: one request)
     merge: bool | None = None  # --merge/--no-merge with --segment (None: the command's default)
     presets: Mapping[str, str] = field(default_factory=dict)  # user presets (config file)
+    #: The other profiles of the config file that hold a key (for the hint when this one has none).
+    key_profiles: tuple[str, ...] = ()
+    schema: Mapping[str, Any] | None = None  # --schema, loaded and checked (mimo_cli.schema.load_schema)
+    schema_retries: int = 1  # --schema-retries: repair requests when an answer does not match
 
     @property
     def inline_limit(self) -> int:

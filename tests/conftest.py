@@ -38,7 +38,7 @@ def env_setup(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     """No MIMO_* or proxy variables from the developer's shell; a private config dir; no leftover state."""
     for name in list(os.environ):
         if name.startswith("MIMO_") or name.lower() in (
-            "http_proxy", "https_proxy", "all_proxy", "no_proxy", "ssl_cert_file", "requests_ca_bundle",
+            "http_proxy", "https_proxy", "all_proxy", "no_proxy", "ssl_cert_file", "ssl_cert_dir", "requests_ca_bundle",
         ) or name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):  # fmt: skip
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))

@@ -22,7 +22,7 @@ from fakeserver import DEFAULT_ANSWER, FakeServer, Reply, error_json
 from mimo_cli.prompts import BUILTIN_PRESETS
 
 RECORD_KEYS = ["input", "status", "model", "answer", "reasoning", "finish_reason", "usage", "request_id",
-               "elapsed_s", "attempts", "error", "fingerprint"]  # fmt: skip
+               "elapsed_s", "attempts", "error", "data", "fingerprint"]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -546,3 +546,14 @@ def test_what_changes_the_fingerprint(tmp_path: Path) -> None:
     assert fingerprint(Item("other/v.mp4", video), options_digest(resolve({}, env={}), "Describe.")) != base
     os.utime(video, ns=(1, 1))
     assert fp() != base  # a touched file is another file
+
+
+def test_the_fingerprint_of_mimo_0_1_is_kept_so_resume_does_not_pay_again() -> None:
+    """A digest that 0.1 wrote (default settings, prompt "p"): options added since must not change it."""
+    from mimo_cli.batch.resume import options_digest
+    from mimo_cli.settings import Settings
+
+    digest = "47fe249e06d15c3d986357ff12a679fd25ac8b297b1f75fbba699aef34dfc28e"
+    assert options_digest(Settings(api_key="k"), "p") == digest
+    assert options_digest(Settings(api_key="k", key_profiles=("work",)), "p") == digest
+    assert options_digest(Settings(api_key="k", fps=1), "p") != digest

@@ -285,3 +285,40 @@ def test_doctor_a_profile_preset_that_is_not_defined_blocks(mimo: Any) -> None:
     check = lines_of(run)["preset"]
     assert check.startswith("problem preset the preset 'gone' (from profile 'default') is not defined")
     assert "caption" in check
+
+
+def test_no_key_in_this_profile_names_the_profiles_that_hold_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mimo_cli.cli import app
+
+    config = tmp_path / "config.toml"
+    config.write_text('[profiles.work]\napi_key = "sk-work-0123456789abcdef"\n[profiles.home]\nmodel = "m"\n')
+    clip = str(Path(__file__).parent / "fixtures" / "clip.mp4")
+    run = CliRunner().invoke(app, ["describe", clip, "--profile", "home", "--config", str(config)])
+    assert run.exit_code == 3 and "no API key is set" in run.stderr
+    assert "work has one: --profile work" in run.stderr and "sk-work" not in run.output
+
+
+def test_small_usage_mistakes_get_the_help_that_fits() -> None:
+    from typer.testing import CliRunner
+
+    from mimo_cli.cli import app
+
+    runner = CliRunner()
+    typo = runner.invoke(app, ["config", "set", "fsp", "2"])
+    assert typo.exit_code == 2 and "did you mean fps?" in typo.stderr
+    missing = runner.invoke(app, ["describe", "x.mp4", "-p"])
+    assert missing.exit_code == 2 and "see 'mimo describe --help'" in missing.stderr
+    alone = runner.invoke(app, [])
+    assert alone.exit_code == 0 and "Usage: mimo" in alone.stdout and "error:" not in alone.output
+    usage = runner.invoke(app, ["ask", "--help"]).stdout
+    assert (
+        "Usage: mimo ask [OPTIONS] INPUT... QUESTION" in usage
+        and "<list[str]>" not in usage
+        and "{" not in usage
+    )
+    assert (
+        "Usage: mimo config set [OPTIONS] KEY [VALUE]"
+        in runner.invoke(app, ["config", "set", "--help"]).stdout
+    )

@@ -125,8 +125,9 @@ def test_json_record(mimo: Any, server: FakeServer) -> None:
     assert run.exit_code == 0, run.stderr
     record = json.loads(run.stdout)
     assert list(record) == ["input", "status", "model", "answer", "reasoning", "finish_reason", "usage",
-                            "request_id", "elapsed_s", "attempts", "error"]  # fmt: skip
+                            "request_id", "elapsed_s", "attempts", "error", "data"]  # fmt: skip
     assert record["input"] == str(FIXTURES / "clip.mp4")
+    assert record["data"] is None  # no --schema
     assert (record["status"], record["answer"], record["reasoning"]) == (
         "ok",
         DEFAULT_ANSWER,

@@ -279,10 +279,10 @@ def test_a_result_still_too_large_is_encoded_again_smaller(
     encodes: list[list[str]] = []
     real_run = convert._run
 
-    def counting_run(args: list[str]) -> Any:
+    def counting_run(args: list[str], progress: Any = None) -> Any:
         if "libx264" in args:
             encodes.append(args)
-        return real_run(args)
+        return real_run(args, progress)
 
     monkeypatch.setattr(convert, "_run", counting_run)
     settings = Settings(fit=True, end=10, max_inline_mb=0.25)

@@ -293,3 +293,20 @@ def test_an_interrupted_run_exits_130_and_leaves_no_part_file(
     assert proc.returncode == 130, err
     assert "interrupted" in err and len(server.received) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_with_a_schema_each_part_and_the_merge_answer_one_object(
+    mimo: Any, server: FakeServer, video: Path
+) -> None:
+    server.queue(
+        answer('{"goals": 1}'), answer('{"goals": 0}'), answer('{"goals": 1}'), answer('{"goals": 2}')
+    )
+    run = mimo("ask", str(video), "--segment", "30s", "How many goals?", "--schema", "goals int",
+               "-j", "1", "--no-stream", "--json")  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert len(server.received) == 4
+    assert all(req.json().get("response_format") == {"type": "json_object"} for req in server.received)
+    assert all('"goals"' in text_of(req) for req in server.received)  # the schema in every text
+    record = json.loads(run.stdout)
+    assert record["data"] == {"goals": 2}
+    assert [s["data"] for s in record["segments"]] == [{"goals": 1}, {"goals": 0}, {"goals": 1}]

@@ -126,6 +126,7 @@ class Answered:
     finish_reason: str | None = "stop"
     usage: dict[str, Any] | None = None
     attempts: int = 1
+    data: dict[str, Any] | None = None
 
 
 def test_usage_is_summed_field_by_field_nested_objects_too() -> None:

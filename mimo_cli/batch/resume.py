@@ -6,7 +6,8 @@ The fingerprint of an input (stored in each record as ``"fingerprint"``) is the 
 - for a local file its size and modification time (nanoseconds); for a URL or data URI, the text alone,
 - the request options that change the answer: the prompt text, model, fps, resolution, system prompt
   (as given: the default one counts as "default", so the date in it does not matter), max tokens,
-  temperature, top_p, thinking, --force-mime, and the input options that change what is sent.
+  temperature, top_p, thinking, --force-mime, --schema (not --schema-retries), and the input options
+  that change what is sent.
 
 Options that only change how the answer travels (base URL, key, timeout, retries, stream) are left out.
 """
@@ -30,19 +31,35 @@ if TYPE_CHECKING:
 
 #: Settings that do not change the answer, so they are not part of the fingerprint.
 NOT_FINGERPRINTED = {"api_key", "base_url", "timeout", "retries", "stream", "presets", "preset", "prompt",
-                     "max_inline_mb"}  # fmt: skip
+                     "max_inline_mb", "key_profiles", "schema_retries"}  # fmt: skip
 FINGERPRINT_VERSION = 1
 
 # -- fingerprints and resume ------------------------------------------------------------------------------
 
 
+#: The settings every fingerprint of mimo 0.1 holds. A setting added since counts only when it is not at
+#: its default, so that a new option does not make --resume send again what an older mimo finished.
+FINGERPRINTED_V1 = {"end", "fit", "force_mime", "fps", "inline_url", "max_tokens", "model", "resolution",
+                    "start", "system", "temperature", "thinking", "top_p"}  # fmt: skip
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
 def options_digest(settings: Settings, prompt: str) -> str:
     """A hash of the request options that change the answer (see the module docstring)."""
-    options: dict[str, Any] = {
-        f.name: getattr(settings, f.name)
-        for f in dataclasses.fields(settings)
-        if f.name not in NOT_FINGERPRINTED
-    }
+    options: dict[str, Any] = {}
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if f.name in NOT_FINGERPRINTED:
+            continue
+        if f.name in FINGERPRINTED_V1 or value != _default(f):
+            options[f.name] = value
     options["prompt_text"] = prompt
     text = json.dumps(options, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()

@@ -192,7 +192,10 @@ class Runner:
         if kind in (Kind.AUTH.value, Kind.QUOTA.value) and not self.stopping.is_set():
             self.stopping.set()
             self.summary.stopped_by = kind
-            self.progress.message(f"stopping: an {kind} error would fail every other input the same way")
+            article = "an" if kind[0] in "aeiou" else "a"
+            self.progress.message(
+                f"stopping: {article} {kind} error would fail every other input the same way"
+            )
         elif self.options.fail_fast and not self.stopping.is_set():
             self.stopping.set()
             self.summary.stopped_by = "fail-fast"
@@ -223,6 +226,7 @@ class Sender:
         self.jobs = 4  # with --segment: the parts in flight, of every input together (see slots)
         self.slots: Any = None  # with --segment: a mimo_cli.segment.run.Slots shared by every input
         self.stopping = threading.Event()  # with --segment: set by the runner on Ctrl-C or an auth error
+        self.structured = core.structured(settings, self.notice)  # --schema: one for the whole batch
         self._local = threading.local()
         self._open: dict[int, ChatRequest] = {}
         self._lock = threading.Lock()
@@ -251,7 +255,7 @@ class Sender:
             request = core.prepare(job, self.input_notice)
             with self._lock:
                 self._open[threading.get_ident()] = request
-            return core.record(job, core.send(request, self.client))
+            return core.record(job, core.send(request, self.client, structured=self.structured))
         except MimoError as e:
             return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started)
         finally:
@@ -274,7 +278,8 @@ class Sender:
         try:
             prepared = pipeline.prepare(job, self.input_notice)
             done = pipeline.send(prepared, job, self.client, jobs=self.jobs, merge=bool(self.settings.merge),
-                                 slots=self.slots, stopping=LinkedEvent(self.stopping))  # fmt: skip
+                                 slots=self.slots, stopping=LinkedEvent(self.stopping),
+                                 notice=self.input_notice, structured=self.structured)  # fmt: skip
             return done.record()
         except MimoError as e:
             return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started)
@@ -295,28 +300,10 @@ class Sender:
 def open_client(
     settings: Settings, jobs: int, notice: Notice, debug: Debug | None = None, clock: Clock = REAL
 ) -> Client:
-    """One client shared by every worker (httpx.Client is thread-safe), with room for ``jobs`` connections.
-
-    The client is built as describe builds it; only when ``jobs`` passes httpx's default pool (20 kept
-    alive) is its httpx.Client replaced by one with the same timeout and a pool of ``jobs``.
-    """
-    import httpx
-
+    """One client shared by every worker (httpx.Client is thread-safe), with room for ``jobs`` connections."""
     from mimo_cli.transport.client import Client
 
-    client = Client(settings, notice=notice, debug=debug, clock=clock)
-    if jobs > DEFAULT_KEEPALIVE:
-        old = client.http
-        client.http = httpx.Client(
-            timeout=old.timeout,
-            follow_redirects=old.follow_redirects,
-            limits=httpx.Limits(max_connections=jobs, max_keepalive_connections=jobs),
-        )
-        old.close()
-    return client
-
-
-DEFAULT_KEEPALIVE = 20  # httpx.Limits() keeps 20 connections alive (100 at most)
+    return Client(settings, notice=notice, debug=debug, clock=clock, connections=jobs)
 
 
 @dataclass

@@ -79,7 +79,7 @@ class MimoGroup(TyperGroup):
         except MimoError as e:
             code = print_error(e)
         except _click.exceptions.UsageError as e:
-            code = print_error(usage_error(e.format_message(), _usage_hint(e)))
+            code = print_error(usage_error(e.format_message(), _usage_hint(e, self, argv)))
         except _click.exceptions.ClickException as e:
             print_error(MimoError(Kind.USAGE, e.format_message()))
             code = e.exit_code
@@ -123,9 +123,13 @@ def print_error(e: MimoError) -> ExitCode:
     return e.exit_code
 
 
-def _usage_hint(e: Any) -> str:
+def _usage_hint(e: Any, group: TyperGroup, argv: Any) -> str:
+    """``see 'mimo describe --help'``: the help of the command the user was typing."""
     ctx = getattr(e, "ctx", None)
     path = ctx.command_path if ctx is not None else "mimo"
+    words = [w for w in (argv or []) if not w.startswith("-")]
+    if path == "mimo" and words and words[0] in group.commands:
+        path = f"mimo {words[0]}"
     return f"see '{path} --help'"
 
 
@@ -145,7 +149,7 @@ Docs, examples and exit codes: see README.md.""",
     add_completion=False,
     rich_markup_mode=None,  # plain help: no rich import for --help
     pretty_exceptions_show_locals=False,  # a traceback never shows a key
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
 )
 
 

@@ -17,7 +17,7 @@ def run(
     """Resolve the inputs, build one request, send it and render the answer (see :mod:`mimo_cli.core`)."""
     from mimo_cli import core
     from mimo_cli.render import answer
-    from mimo_cli.render.console import print_json, use_utf8
+    from mimo_cli.render.console import info, print_json, status_line, use_utf8
 
     use_utf8()
     st = state(ctx)
@@ -25,6 +25,7 @@ def run(
         st.debug = True
     started = st.clock.monotonic()
     renderer: Any = None
+    status = None
     request = None
     job: core.Job | None = None
     failed: MimoError | None = None
@@ -37,7 +38,8 @@ def run(
             merge = settings.merge if settings.merge is not None else not single
             failed = run_segmented(job, opts, st, jobs, merge)  # its record is printed already
             return
-        request = core.prepare(job, notice_for(opts.quiet))
+        status = status_line(opts.quiet)
+        request = core.prepare(job, notice_for(opts.quiet), info=None if opts.quiet else info, status=status)
         if opts.dry_run:
             from mimo_cli.render.reports import show_dry_run
             from mimo_cli.transport.client import preview
@@ -45,24 +47,43 @@ def run(
             show_dry_run(preview(request), opts.json_out)
             return
         core.require_key(settings)
-        renderer = answer.make_renderer(job.record_input, opts.json_out, opts.reasoning, opts.quiet)
+        as_data = settings.schema is not None
+        renderer = answer.make_renderer(job.record_input, opts.json_out, opts.reasoning, opts.quiet, as_data)
         from mimo_cli.transport.client import Client
 
         notice = notice_for(opts.quiet, dim=True)
+        structured = core.structured(settings, notice)
         with Client(settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client:
-            result = core.send(request, client, renderer.delta)
+            result = core.send(request, client, _after_status(status, renderer.delta), structured)
+        if status is not None:
+            status(None)
         renderer.finish(result)
     except MimoError as e:
         if opts.json_out and e.kind is not Kind.USAGE and job is not None:
             print_json(core.record(job, error=e, elapsed_s=st.clock.monotonic() - started))
         raise
     finally:
+        if status is not None:
+            status(None)
         if renderer is not None:
             renderer.stop()  # after an error: end open lines, keep a partial answer on screen
         if request is not None:
             request.close()
         if failed is not None:
             raise failed  # a segmented run that was sent: its record is printed, its files closed
+
+
+def _after_status(status: Any, on_delta: Any) -> Any:
+    """ "waiting for the model…" on a terminal until the first text arrives, then the answer alone."""
+    if status is None:
+        return on_delta
+    status("waiting for the model…")
+
+    def delta(kind: str, text: str) -> None:
+        status(None)
+        on_delta(kind, text)
+
+    return delta
 
 
 @app.command(
@@ -73,6 +94,8 @@ Examples:
   cat clip.mp4 | mimo describe - --preset caption
   mimo describe clip.mp4 -p "What breed is the cat?"
   mimo describe clip.mp4 --json | jq -r .answer
+  mimo describe clip.mp4 --schema 'title, tags list, people int, speech bool: is anyone talking'
+  mimo describe clip.mp4 --schema scene.schema.json | jq .tags
   mimo describe phone.mov --fit
   mimo describe talk.mkv --fit --start 1:00 --end 2:30
   mimo describe http://nas.local/v.mp4 --inline-url --fit
@@ -101,7 +124,8 @@ Examples:
   mimo ask a.mp4 b.mov "Which of the two clips is shot at night?"
   echo "What is said at the start?" | mimo ask clip.mp4 -
   mimo ask match.mkv --segment 15m "When is the first goal scored?"
-  mimo ask a.mp4 b.mp4 --preset summary"""
+  mimo ask a.mp4 b.mp4 --preset summary
+  mimo ask clip.mp4 "Is anyone hurt?" --schema 'hurt bool, who: who is hurt'"""
 )
 @with_common
 def ask(

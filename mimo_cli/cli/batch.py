@@ -26,6 +26,7 @@ Examples:
   mimo batch videos/ --shard 2/4 -o part-2.jsonl
   mimo batch videos/ -o out.jsonl --dry-run --resume
   mimo batch lectures/ --segment auto -j 8 -o out.jsonl
+  mimo batch videos/ --schema scene.schema.json -o scenes.jsonl
 \b
 Exit codes: 0 every input done (or skipped), 1 an input failed, 2 usage error, 3 authentication or
 quota problem (the batch stops at the first), 130 interrupted (--resume continues)."""

@@ -22,7 +22,7 @@ Examples:
   mimo config show""",
     no_args_is_help=True,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
 )
 app.add_typer(config_app)
 

@@ -1,4 +1,4 @@
-"""Plain coercion of option values, instead of typer's pydantic TypeAdapters.
+"""Plain coercion of option values, instead of typer's pydantic TypeAdapters; and tidier help.
 
 typer 0.29 coerces every parameter of the command being run through a pydantic ``TypeAdapter`` built on
 first use: importing pydantic and building some 30 adapters costs about 150 ms and 10 MB before the first
@@ -78,8 +78,30 @@ def _plain(annotation: Any) -> bool:
     return annotation in _PLAIN
 
 
+def _argument_usage(param: Any) -> str:
+    """An argument as the usage line names it: ``INPUT``, ``PATH...``, ``[VALUE]`` (typer 0.29 would write
+    ``{INPUT}`` and ``{PATH}...``)."""
+    name = param.metavar or param.name.upper()
+    if param.nargs != 1 and "..." not in name:
+        name += "..."
+    return name if param.required else f"[{name}]"
+
+
+def tidy_help(group: Any) -> None:
+    """Usage lines and argument help as a user reads them: no braces, no ``<list[str]>`` type names."""
+    todo = [group]
+    while todo:
+        command = todo.pop()
+        todo.extend(getattr(command, "commands", {}).values())
+        for param in getattr(command, "params", ()):
+            if getattr(param, "param_type_name", "") == "argument" and hasattr(param, "_usage_display_name"):
+                param.get_usage_pieces = lambda ctx, p=param: [_argument_usage(p)]  # noqa: ARG005
+                param.display_type_rich = lambda ctx: None  # noqa: ARG005
+
+
 def lighten(group: Any) -> None:
     """Give every plain parameter of every command a :class:`PlainParam` (once per command)."""
+    tidy_help(group)
     found = _coercer()
     if found is None:
         return

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mimo_cli.errors import MimoError
+from mimo_cli.errors import MimoError, usage_error
 from mimo_cli.redact import register_secret
 from mimo_cli.settings import Settings
 
@@ -46,6 +46,13 @@ def _complete_presets(ctx: typer.Context, incomplete: str) -> list[str]:
     except MimoError:
         pass
     return [name for name in sorted(names) if name.startswith(incomplete)]
+
+
+def _complete_resolutions(incomplete: str) -> list[str]:
+    """Shell completion of --resolution."""
+    from mimo_cli.settings import RESOLUTIONS
+
+    return [name for name in RESOLUTIONS if name.startswith(incomplete)]
 
 
 ProfileOption = Annotated[
@@ -99,6 +106,7 @@ class Common:
             metavar="default|max",
             help="Frame resolution: default or max [default: default].",
             rich_help_panel=REQ,
+            autocompletion=_complete_resolutions,
         ),
     ] = None
     preset: Annotated[
@@ -244,6 +252,28 @@ class Common:
             rich_help_panel=INP,
         ),
     ] = None
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            metavar="SCHEMA",
+            help="Answer with one JSON object matching this JSON Schema: a .json file, inline JSON, or "
+            "fields like 'title, tags list, people int, speech bool: is anyone talking' "
+            "(types str, int, float, bool, list).",
+            show_default=False,
+            rich_help_panel=OUT,
+        ),
+    ] = None
+    schema_retries: Annotated[
+        int | None,
+        typer.Option(
+            "--schema-retries",
+            metavar="N",
+            help="Repair requests (text only) when an answer does not match --schema [default: 1].",
+            show_default=False,
+            rich_help_panel=OUT,
+        ),
+    ] = None
     json_out: Annotated[
         bool,
         typer.Option(
@@ -322,7 +352,21 @@ class Common:
             from mimo_cli.segment.plan import parse_segment
 
             options["segment"] = parse_segment(self.segment)
+        options.update(self.schema_options())
         return resolve_settings(options, self.config, self.profile)
+
+    def schema_options(self) -> dict[str, Any]:
+        """--schema loaded and checked (a usage error before anything is sent), and --schema-retries."""
+        options: dict[str, Any] = {}
+        if self.schema_retries is not None:
+            if not 0 <= self.schema_retries <= 100:
+                raise usage_error(f"--schema-retries must be between 0 and 100, got {self.schema_retries}")
+            options["schema_retries"] = self.schema_retries
+        if self.schema is not None:
+            from mimo_cli.schema import load_schema
+
+            options["schema"] = load_schema(self.schema)
+        return options
 
 
 def resolve_settings(options: dict[str, Any], config: str | None, profile: str | None) -> Settings:

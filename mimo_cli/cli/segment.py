@@ -80,18 +80,21 @@ def run_segmented(job: Any, opts: Common, st: State, jobs: int, merge: bool) -> 
             return None
         core.require_key(job.settings)
         view = PartsView(len(prepared.parts), show_parts=not merge and not opts.json_out, quiet=opts.quiet)
+        as_data = job.settings.schema is not None
         if merge and not opts.json_out:
-            renderer = answer.make_renderer(job.record_input, False, opts.reasoning, opts.quiet)
+            renderer = answer.make_renderer(job.record_input, False, opts.reasoning, opts.quiet, as_data)
         from mimo_cli.transport.client import Client
 
         notice = notice_for(opts.quiet, dim=True)
+        structured = core.structured(job.settings, notice)
         with (
             Client(job.settings, notice=notice, debug=debug_log(st.debugging()), clock=st.clock) as client,
             sigterm_as_interrupt(),
         ):
             done = pipeline.send(prepared, job, client, jobs=jobs, merge=merge, on_step=view.step,
                                  on_finished=view.finished, on_ready=view.ready,
-                                 on_merge_delta=renderer.delta if renderer is not None else None)  # fmt: skip
+                                 on_merge_delta=renderer.delta if renderer is not None else None,
+                                 notice=notice_for(opts.quiet), structured=structured)  # fmt: skip
         error = done.error
         if opts.json_out:
             print_json(done.record())

@@ -27,7 +27,7 @@ from mimo_cli.inputs.video import Video, data_uri_length, human_size, largest_fi
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from mimo_cli.callbacks import Notice
+    from mimo_cli.callbacks import Info, Status
     from mimo_cli.settings import Settings
 
 # -- converting ---------------------------------------------------------------------------------------------
@@ -40,7 +40,8 @@ def convert(
     mime: str | None,
     container: str,
     settings: Settings,
-    notice: Notice | None = None,
+    info: Info | None = None,
+    status: Status | None = None,
 ) -> Video:
     """Make ``path`` sendable: cut the span asked for, and with --fit shrink it to the inline limit.
 
@@ -59,7 +60,7 @@ def convert(
     limit = settings.inline_limit
     audio = media.audio is not None
     if cutting and mime in COPY_FORMATS and not settings.force_mime:
-        copied = _copy_cut(tools, path, label, mime, (start, end), media.audio is not None, settings, notice)
+        copied = _copy_cut(tools, path, label, mime, (start, end), media.audio is not None, settings, info)
         if copied is not None:
             return copied
     out: Path | None = None
@@ -67,18 +68,19 @@ def convert(
         out = temp_file("fit-", ".mp4")
         if not settings.fit:  # a cut that stream copy cannot make exactly: near-transparent re-encode
             p = Plan(None, 128 if audio else 0, min(media.channels, 2) or 2, crf=CRF_CUT)
-            _encode(tools, path, out, p, start, length, audio, shown)
+            _encode(tools, path, out, p, (start, length), audio, shown, status, length)
             _check(shown, "video/mp4", out.stat().st_size, limit)
         else:
-            encode_to_fit(tools, path, out, media, size, (start, length if cutting else None), limit, shown)
+            encode_to_fit(
+                tools, path, out, media, size, (start, length if cutting else None), limit, shown, status
+            )
         out_size = out.stat().st_size
-        if notice:
+        if info:
             got = probe(tools, out, shown)
             span_text = f" from {format_time(start)} to {format_time(end)}" if cutting else ""
-            notice(
+            info(
                 f"converted {shown}{span_text}: {human_size(size)} {container} → {human_size(out_size)} "
-                f"MP4, {got.width}×{got.height}, {got.duration or length:.1f} s",
-                None,
+                f"MP4, {got.width}×{got.height}, {got.duration or length:.1f} s"
             )
         return Video(label=label, path=out, mime="video/mp4", size=out_size, temporary=True)
     except BaseException:
@@ -96,6 +98,7 @@ def encode_to_fit(
     span: tuple[float, float | None],
     limit: int,
     shown: str,
+    status: Status | None = None,
 ) -> None:
     """Encode ``span`` (start, length; length None: to the end) of ``path`` to an MP4 at ``out`` whose data
     URI fits ``limit``: the bitrate from the duration, and again smaller (twice at most) when it missed."""
@@ -106,7 +109,7 @@ def encode_to_fit(
     budget = TARGET * largest_fitting(limit, "video/mp4")
     p = plan(media, seconds, budget, source_kbps, shown)
     for attempt in range(1, ATTEMPTS + 1):
-        _encode(tools, path, out, p, start, length, media.audio is not None, shown)
+        _encode(tools, path, out, p, (start, length), media.audio is not None, shown, status, seconds)
         got_size = out.stat().st_size
         if data_uri_length("video/mp4", got_size) <= limit:
             return
@@ -130,7 +133,7 @@ def _copy_cut(
     span: tuple[float, float],
     audio: bool,
     settings: Settings,
-    notice: Notice | None,
+    info: Info | None,
 ) -> Video | None:
     """The span cut without re-encoding, when ffmpeg can read the copy back and keyframes let it come
     within :data:`CUT_TOLERANCE` of the span (and, with --fit, it fits); else None: encode it instead."""
@@ -158,11 +161,10 @@ def _copy_cut(
     except BaseException:
         release_temp(out)
         raise
-    if notice:
-        notice(
+    if info:
+        info(
             f"cut {shown} from {format_time(start)} to {format_time(end)} without "
-            f"re-encoding → {human_size(out_size)} {name}, {got.duration or length:.1f} s",
-            None,
+            f"re-encoding → {human_size(out_size)} {name}, {got.duration or length:.1f} s"
         )
     return Video(label=label, path=out, mime=mime, size=out_size, temporary=True)
 
@@ -172,12 +174,27 @@ def _encode(
     source: Path,
     out: Path,
     p: Plan,
-    start: float,
-    length: float | None,
+    span: tuple[float, float | None],
     audio: bool,
     label: str,
+    status: Status | None = None,
+    seconds: float = 0.0,
 ) -> None:
-    done = _run(encode_args(tools, source, out, p, start, length, audio))
+    """One encode; ``status`` is told how far it is (``seconds``: the length it makes, for the percentage)."""
+    start, length = span
+    progress = None
+    if status is not None:
+
+        def progress(done: float) -> None:
+            percent = f" {min(99, int(done * 100 / seconds))} %" if seconds > 0 else ""
+            status(f"converting {label} with ffmpeg…{percent}")
+
+        progress(0)
+    try:
+        done = _run(encode_args(tools, source, out, p, start, length, audio), progress)
+    finally:
+        if status is not None:
+            status(None)
     if done.returncode != 0 or not out.stat().st_size:
         raise input_error(
             f"ffmpeg could not convert {label}: {reason(done.stderr, source, label)}",
@@ -196,7 +213,9 @@ def _check(label: str, mime: str, size: int, limit: int) -> None:
         )
 
 
-def prepare(video: Video, settings: Settings, notice: Notice | None = None) -> Video:
+def prepare(
+    video: Video, settings: Settings, info: Info | None = None, status: Status | None = None
+) -> Video:
     """The video as it is sent: unchanged, or converted or cut by ffmpeg when resolving it said so.
 
     A temporary source (spooled stdin, a download) is removed once the converted file replaces it, so one
@@ -206,6 +225,8 @@ def prepare(video: Video, settings: Settings, notice: Notice | None = None) -> V
         return video
     assert video.path is not None
     try:
-        return convert(video.path, video.label, video.size, video.mime, video.needs_ffmpeg, settings, notice)
+        return convert(
+            video.path, video.label, video.size, video.mime, video.needs_ffmpeg, settings, info, status
+        )
     finally:
         video.close()

@@ -177,7 +177,7 @@ def encode_args(
         args += ["-b:v", f"{kbps}k", "-maxrate", f"{kbps * 3 // 2}k", "-bufsize", f"{2 * kbps}k"]
     if audio:
         args += ["-c:a", "aac", "-b:a", f"{plan.audio_kbps}k", "-ac", str(plan.channels)]
-    args += ["-movflags", "+faststart", "-f", "mp4", str(out)]
+    args += ["-movflags", "+faststart", "-progress", "pipe:1", "-nostats", "-f", "mp4", str(out)]
     return args
 
 

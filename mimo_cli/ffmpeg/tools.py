@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from mimo_cli.errors import input_error
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
 INSTALL_HINT = (
@@ -69,15 +69,24 @@ _children: set[subprocess.Popen[bytes]] = set()  # running now, in any thread (s
 _children_lock = threading.Lock()
 
 
-def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    """Run ffmpeg/ffprobe to the end; on Ctrl-C or any error the child is killed before re-raising."""
+def _run(
+    args: Sequence[str], progress: Callable[[float], None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ffmpeg/ffprobe to the end; on Ctrl-C or any error the child is killed before re-raising.
+
+    ``progress``: for a command with ``-progress pipe:1``, told the seconds of output written so far as
+    ffmpeg reports them (stdout is then read line by line; stderr is collected in a thread).
+    """
     with subprocess.Popen(
         list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as proc:
         with _children_lock:
             _children.add(proc)
         try:
-            out, err = proc.communicate()
+            if progress is None:
+                out, err = proc.communicate()
+            else:
+                out, err = _follow(proc, progress)
         except BaseException:
             proc.kill()
             proc.wait()
@@ -88,6 +97,21 @@ def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(
         list(args), proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
     )
+
+
+def _follow(proc: subprocess.Popen[bytes], progress: Callable[[float], None]) -> tuple[bytes, bytes]:
+    """Read ``-progress pipe:1``'s ``out_time_us=`` lines as they come; return (b"", stderr)."""
+    assert proc.stdout is not None and proc.stderr is not None
+    errors: list[bytes] = []
+    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    for line in proc.stdout:
+        key, _, value = line.partition(b"=")
+        if key in (b"out_time_us", b"out_time_ms") and value.strip().isdigit():  # both are microseconds
+            progress(int(value) / 1_000_000)
+    proc.wait()
+    reader.join()
+    return b"", b"".join(errors)
 
 
 def kill_children() -> None:

@@ -5,6 +5,7 @@ The three renderers share one small interface (``delta``, ``finish``, ``stop``).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
@@ -109,6 +110,39 @@ class PlainRenderer:
             self._ended_newline = True
 
 
+def _quiet_ctrl_echo() -> Any:
+    """Stop the terminal from echoing ``^C`` while the live view is on screen; returns what to restore.
+
+    The echo moves the cursor under the live view, whose transient erase then misses a line: after Ctrl-C
+    the answer's first line was shown twice. (termios is POSIX only; elsewhere nothing changes.)
+    """
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        if not os.isatty(fd):
+            return None
+        saved = termios.tcgetattr(fd)
+        quiet = list(saved)
+        quiet[3] &= ~termios.ECHOCTL
+        termios.tcsetattr(fd, termios.TCSANOW, quiet)
+        return fd, saved
+    except (ImportError, AttributeError, OSError, ValueError):
+        return None
+
+
+def _restore_echo(saved: Any) -> None:
+    if saved is None:
+        return
+    import termios
+
+    fd, attrs = saved
+    try:
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    except (OSError, termios.error):
+        pass
+
+
 class _Tail:
     """Markdown cropped to its last lines, so a long streamed answer scrolls instead of overflowing."""
 
@@ -134,6 +168,7 @@ class TerminalRenderer:
         self.quiet = quiet
         self.answer = ""
         self._live: Any = None
+        self._echo: Any = None
         self._reasoning_open = False
 
     def delta(self, kind: str, text: str) -> None:
@@ -150,10 +185,12 @@ class TerminalRenderer:
         if self._live is None:
             from rich.live import Live
 
-            self._live = Live(
+            live = Live(
                 _Tail(self.answer), console=console(stderr=False), transient=True, refresh_per_second=8
             )
-            self._live.start()
+            self._echo = _quiet_ctrl_echo()
+            self._live = live  # stop() undoes what start() did, even when Ctrl-C lands inside start()
+            live.start()
         else:
             self._live.update(_Tail(self.answer))
 
@@ -175,8 +212,12 @@ class TerminalRenderer:
 
     def _end_live(self) -> None:
         if self._live is not None:
-            self._live.stop()
-            self._live = None
+            live, self._live = self._live, None
+            try:
+                live.stop()
+            except IndexError:  # Ctrl-C came inside Live.start(), before it pushed its render hook
+                pass
+            _restore_echo(self._echo)
 
     def _print_answer(self, text: str) -> None:
         from rich.markdown import Markdown
@@ -208,15 +249,62 @@ class JsonRenderer:
             length_warning(result)
 
 
+class DataRenderer:
+    """``--schema``: the answer's object as JSON on stdout once it is validated, indented on a terminal and
+    on one line in a pipe (the raw answer, and any repair's, is not shown); reasoning and usage on stderr."""
+
+    def __init__(self, terminal: bool, show_reasoning: bool = False, quiet: bool = False) -> None:
+        self.terminal = terminal
+        self.show_reasoning = show_reasoning
+        self.quiet = quiet
+        self._reasoning_open = False
+
+    def delta(self, kind: str, text: str) -> None:
+        if kind != "reasoning" or not self.show_reasoning:
+            return
+        text = redact(text)
+        if self.terminal:
+            console().print(text, style="dim italic", end="", markup=False, highlight=False)
+        else:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        self._reasoning_open = not text.endswith("\n")
+
+    def stop(self) -> None:
+        if self._reasoning_open:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self._reasoning_open = False
+
+    def finish(self, result: Result) -> None:
+        self.stop()
+        print_json(result.data, indent=2 if self.terminal else None)
+        if self.quiet:
+            return
+        length_warning(result)
+        if self.terminal:
+            console().print(usage_table(result))
+        else:
+            info(usage_line(result))
+
+
 def make_renderer(
-    record_input: str | list[str], as_json: bool, reasoning: bool | None, quiet: bool
-) -> PlainRenderer | TerminalRenderer | JsonRenderer:
-    """--json: one record; a terminal: Markdown as it streams, reasoning unless --no-reasoning; a pipe:
-    plain text, reasoning only with --reasoning."""
+    record_input: str | list[str],
+    as_json: bool,
+    reasoning: bool | None,
+    quiet: bool,
+    structured: bool = False,
+) -> PlainRenderer | TerminalRenderer | JsonRenderer | DataRenderer:
+    """--json: one record; --schema: the object as JSON; a terminal: Markdown as it streams, reasoning
+    unless --no-reasoning; a pipe: plain text, reasoning only with --reasoning."""
     from mimo_cli.render.console import stdout_is_terminal
 
     if as_json:
         return JsonRenderer(record_input, quiet=quiet)
+    if structured:
+        terminal = stdout_is_terminal()
+        shown = reasoning is not False if terminal else bool(reasoning)
+        return DataRenderer(terminal, show_reasoning=shown, quiet=quiet)
     if stdout_is_terminal():
         return TerminalRenderer(show_reasoning=reasoning is not False, quiet=quiet)
     return PlainRenderer(show_reasoning=bool(reasoning), quiet=quiet)

@@ -104,3 +104,28 @@ def debug(message: str) -> None:
 def print_json(obj: Any, indent: int | None = None) -> None:
     sys.stdout.write(redact(json.dumps(obj, ensure_ascii=False, indent=indent)) + "\n")
     sys.stdout.flush()
+
+
+class StatusLine:
+    """A transient line on stderr, on a terminal only: what mimo is doing while nothing else shows
+    ("converting clip.mov with ffmpeg… 43 %", "waiting for the model…"). Call it with None to clear it."""
+
+    def __init__(self) -> None:
+        self._status: Any = None
+
+    def __call__(self, text: str | None) -> None:
+        if text is None:
+            if self._status is not None:
+                self._status.stop()
+                self._status = None
+            return
+        if self._status is None:
+            self._status = console().status(redact(text), spinner="dots")
+            self._status.start()
+        else:
+            self._status.update(redact(text))
+
+
+def status_line(quiet: bool) -> StatusLine | None:
+    """A :class:`StatusLine` when stderr is a terminal (and not --quiet); None: nothing extra in a pipe."""
+    return None if quiet or _plain(sys.stderr) else StatusLine()

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from mimo_cli.callbacks import Notice, OnDelta
+    from mimo_cli.schema import Structured
     from mimo_cli.settings import Settings
     from mimo_cli.transport.client import Client
 
@@ -170,6 +171,7 @@ class Segmented:
             usage=sum_usage(r.usage for r in results),
             request_id=merged.request_id if merged is not None else None,
             elapsed_s=self.elapsed_s,
+            data=merged.data if merged is not None else None,
             attempts=sum(r.attempts for r in results) + sum(o.error.attempts for o in self.outcomes if o.error),
         )  # fmt: skip
 
@@ -223,6 +225,7 @@ def send(
     on_ready: Callable[[Outcome[Result]], None] | None = None,
     on_merge_delta: OnDelta | None = None,
     notice: Notice | None = None,
+    structured: Structured | None = None,
 ) -> Segmented:
     """Send every part (``jobs`` at a time, within ``slots``), then the merge when asked and all went well."""
     started = time.monotonic()
@@ -237,9 +240,10 @@ def send(
         video = Video(
             label=prepared.video.label, path=clip.path, mime=clip.mime, size=clip.size, temporary=True
         )
-        request = ChatRequest(job.settings, [video], part_prompt(part, job.prompt))
+        text = core.request_text(part_prompt(part, job.prompt), job.settings)
+        request = ChatRequest(job.settings, [video], text, json_mode=structured is not None)
         try:
-            return core.send(request, client)
+            return core.send(request, client, None, structured)
         finally:
             request.close()  # removes the part's file
 
@@ -254,7 +258,7 @@ def send(
     if getattr(job.settings, "timestamps", False):
         done.read_events(notice)
     if merge and len(outcomes) > 1 and all(o.ok for o in outcomes):
-        _merge(done, client, slots, stopping, on_merge_delta)
+        _merge(done, client, slots, stopping, on_merge_delta, structured)
     elif merge and len(outcomes) == 1 and outcomes[0].ok:
         done.merged = outcomes[0].value  # one part: its answer is the answer, no merge to send
     done.elapsed_s = time.monotonic() - started
@@ -262,16 +266,23 @@ def send(
 
 
 def _merge(
-    done: Segmented, client: Client, slots: Slots, stopping: threading.Event, on_delta: OnDelta | None
+    done: Segmented,
+    client: Client,
+    slots: Slots,
+    stopping: threading.Event,
+    on_delta: OnDelta | None,
+    structured: Structured | None,
 ) -> None:
-    """One more request, text only, with the same system prompt and model: the answer for the whole video."""
-
-    request = ChatRequest(done.job.settings, [], merge_prompt(done.answers(), done.job.prompt, done.duration))
+    """One more request, text only, with the same system prompt and model: the answer for the whole video
+    (with --schema: one object for the whole video)."""
+    settings = done.job.settings
+    text = core.request_text(merge_prompt(done.answers(), done.job.prompt, done.duration), settings)
+    request = ChatRequest(settings, [], text, json_mode=structured is not None)
     if not slots.acquire(stopping):
         done.merge_error = MimoError(Kind.INTERRUPTED, "the merge was not sent: interrupted")
         return
     try:
-        done.merged = core.send(request, client, on_delta)
+        done.merged = core.send(request, client, on_delta, structured)
     except MimoError as e:
         done.merge_error = MimoError(e.kind, f"the merge request failed: {e.message}", e.hint,
                                      http_status=e.http_status)  # fmt: skip

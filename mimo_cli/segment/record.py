@@ -25,6 +25,7 @@ class Answer(Protocol):
     finish_reason: str | None
     usage: dict[str, Any] | None
     attempts: int
+    data: dict[str, Any] | None
 
 
 def sum_usage(usages: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
@@ -63,6 +64,8 @@ def entry(outcome: Outcome[Any], events: list[dict[str, Any]] | None = None) -> 
         "attempts": value.attempts if value is not None else (outcome.error.attempts if outcome.error else 0),
         "error": outcome.error.as_record() if outcome.error else None,
     }
+    if value is not None and value.data is not None:
+        item["data"] = value.data  # --schema: each part's own object
     if events is not None:
         item["events"] = events
     return item

@@ -13,6 +13,7 @@ from mimo_cli.clock import REAL, Clock
 from mimo_cli.errors import Kind, MimoError, usage_error
 from mimo_cli.redact import StreamRedactor, redact, register_secret
 from mimo_cli.settings import Settings, mask_key
+from mimo_cli.transport import tls
 from mimo_cli.transport.classify import (
     _CERTIFICATE,
     ERROR_BODY_LIMIT,
@@ -107,6 +108,7 @@ class Client:
 
     Seams, as openai-python's client has them: ``http`` (an ``httpx.Client``, e.g. with a
     ``MockTransport``) and ``clock`` (sleep, monotonic time and the jitter's random numbers).
+    ``connections``: how many requests may be in flight at once (batch --jobs).
     ``notice(message, None)`` is told of each retry; ``debug(line)``, when given, receives the request and
     response headers (the key masked) of every attempt.
     """
@@ -119,6 +121,7 @@ class Client:
         notice: Notice | None = None,
         debug: Debug | None = None,
         clock: Clock = REAL,
+        connections: int | None = None,
     ) -> None:
         import httpx
 
@@ -131,6 +134,11 @@ class Client:
         self.http = http or httpx.Client(
             timeout=httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout)),
             follow_redirects=True,
+            verify=tls.context(),
+            # httpx keeps 20 connections alive by default: more when more requests are in flight (batch -j)
+            limits=httpx.Limits(max_connections=max(connections, 100), max_keepalive_connections=connections)
+            if connections and connections > 20
+            else httpx.Limits(),
         )
 
     def close(self) -> None:
