@@ -106,6 +106,8 @@ class Settings:
     end: float | None = None  # seconds: ... up to here
     inline_url: bool = False  # download http(s) URLs and send them inline
     timestamps: bool = False  # --timestamps: ask for timed lines and read them into events
+    segment: float | str | None = None  # --segment: a part length in seconds, or "auto" (None: one request)
+    merge: bool | None = None  # --merge/--no-merge with --segment (None: the command's default)
     presets: Mapping[str, str] = field(default_factory=dict)  # user presets (config file)
     #: The other profiles of the config file that hold a key (for the hint when this one has none).
     key_profiles: tuple[str, ...] = ()

@@ -233,6 +233,9 @@ class Sender:
         self.clock = clock
         self.budget = budget
         self.quiet = False
+        self.jobs = 4  # with --segment: the parts in flight, of every input together (see slots)
+        self.slots: Any = None  # with --segment: a mimo_cli.segment.run.Slots shared by every input
+        self.stopping = threading.Event()  # with --segment: set by the runner on Ctrl-C or an auth error
         self.structured = core.structured(settings, self.notice)  # --schema: one for the whole batch
         self._local = threading.local()
         self._open: dict[int, ChatRequest] = {}
@@ -256,6 +259,8 @@ class Sender:
         self._local.label = label(item)
         job = core.Job([item.input], self.prompt, self.settings, kind="batch")
         started = self.clock.monotonic()
+        if self.settings.segment is not None:
+            return self._segmented(job, started)
         prepared = None
         shown = None
         try:
@@ -302,6 +307,29 @@ class Sender:
             return result
         finally:  # a failed request reports no usage: it counts nothing
             self.budget.finish(reserved, result.usage if result else None, sent=result is not None)
+
+    def _segmented(self, job: core.Job, started: float) -> dict[str, Any]:
+        """An input in parts (--segment): its parts share the run's slots with every other input's."""
+        from mimo_cli.segment import pipeline
+        from mimo_cli.segment.run import LinkedEvent, Slots
+
+        assert self.client is not None
+        with self._lock:
+            if self.slots is None:
+                self.slots = Slots(self.jobs)
+        prepared = None
+        try:
+            prepared = pipeline.prepare(job, self.input_notice)
+            done = pipeline.send(prepared, job, self.client, jobs=self.jobs, merge=bool(self.settings.merge),
+                                 slots=self.slots, stopping=LinkedEvent(self.stopping),
+                                 notice=self.input_notice, structured=self.structured)  # fmt: skip
+            return done.record()
+        except MimoError as e:
+            return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started)
+        finally:
+            if prepared is not None:
+                prepared.close()
+            self._local.label = None
 
     def close_all(self) -> None:
         """Remove the temporary files of the requests in flight (when they are abandoned)."""
@@ -423,7 +451,9 @@ def execute(
         out.start(resume)
         sender = Sender(settings, prompt, None, progress.message, clock, _budget(options.budget), recorder)
         sender.quiet = quiet
+        sender.jobs = options.jobs
         runner = Runner(sender, out, options, progress, summary, clock.monotonic)
+        sender.stopping = runner.stopping
         if options.sidecar:  # an answer whose sidecar was lost is written again, not asked again
             for item, record in restore:
                 target = sidecar_path(item, options.sidecar, options.out_dir, options.renamed)

@@ -7,6 +7,7 @@ import typer
 
 from mimo_cli.cli.app import app, state
 from mimo_cli.cli.options import Common, debug_log, notice_for, with_common
+from mimo_cli.cli.segment import JOBS_HELP
 from mimo_cli.errors import Kind, MimoError, usage_error
 
 FormatOption = Annotated[
@@ -56,6 +57,7 @@ def run(
     opts: Common,
     single: bool,
     fmt: str | None = None,
+    jobs: int = 4,
 ) -> None:
     """Resolve the inputs, build one request, send it (or take its answer from the run log with --cache),
     render the answer and record it (see :mod:`mimo_cli.core`)."""
@@ -74,10 +76,17 @@ def run(
     recorder = NO_LOG
     status = None
     estimate = None
+    failed: MimoError | None = None
     try:
         settings = opts.settings()
         kind = "describe" if single else "ask"
         job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single, kind=kind)
+        if settings.segment is not None:  # a long video in parts: mimo_cli.segment
+            from mimo_cli.cli.segment import run_segmented
+
+            merge = settings.merge if settings.merge is not None else not single
+            failed = run_segmented(job, opts, st, jobs, merge)  # its record is printed already
+            return
         status = status_line(opts.quiet)
         if opts.dry_run:
             _dry_run(job, opts, status)
@@ -106,6 +115,8 @@ def run(
         if prepared is not None:
             prepared.close()
         recorder.close()
+        if failed is not None:
+            raise failed  # a segmented run that was sent: its record is printed, its files closed
 
 
 def _dry_run(job: Any, opts: Common, status: Any) -> None:
@@ -195,7 +206,9 @@ Examples:
   mimo describe private.mp4 --no-log
   mimo describe clip.mp4 --thinking --extra-body '{"allowed_openai_params": ["thinking"]}'
   mimo describe talk.mp4 --timestamps --format srt > talk.srt
-  mimo describe vlog.mp4 --preset chapters --format chapters"""
+  mimo describe vlog.mp4 --preset chapters --format chapters
+  mimo describe lecture.mp4 --segment auto
+  mimo describe lecture.mp4 --segment 10m -j 8 --json"""
 )
 @with_common
 def describe(
@@ -206,9 +219,10 @@ def describe(
     ],
     opts: Common,
     fmt: FormatOption = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help=JOBS_HELP)] = 4,
 ) -> None:
     """Describe one video, with the prompt of a preset (default: detailed)."""
-    run(ctx, [input], None, opts, single=True, fmt=fmt)
+    run(ctx, [input], None, opts, single=True, fmt=fmt, jobs=jobs)
 
 
 @app.command(
@@ -217,6 +231,7 @@ Examples:
   mimo ask clip.mp4 "How many people are in the video?"
   mimo ask a.mp4 b.mov "Which of the two clips is shot at night?"
   echo "What is said at the start?" | mimo ask clip.mp4 -
+  mimo ask match.mkv --segment 15m "When is the first goal scored?"
   mimo ask a.mp4 b.mp4 --preset summary
   mimo ask clip.mp4 "Is anyone hurt?" --schema 'hurt bool, who: who is hurt'
   mimo ask match.mp4 "When is a goal scored?" --timestamps --json"""
@@ -234,6 +249,7 @@ def ask(
     ],
     opts: Common,
     fmt: FormatOption = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help=JOBS_HELP)] = 4,
 ) -> None:
     """Ask a question about one or more videos, sent together in one request."""
     if opts.prompt is not None or opts.preset is not None:
@@ -255,7 +271,7 @@ def ask(
             question = sys.stdin.read().strip()
         if not question.strip():
             raise usage_error("the question is empty")
-    run(ctx, inputs, question, opts, single=False, fmt=fmt)
+    run(ctx, inputs, question, opts, single=False, fmt=fmt, jobs=jobs)
 
 
 def _check_not_a_video(question: str) -> None:

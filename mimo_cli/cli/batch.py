@@ -43,6 +43,7 @@ Examples:
   find . -name '*.mov' | mimo batch - -o out.jsonl
   mimo batch videos/ --shard 2/4 -o part-2.jsonl
   mimo batch videos/ -o out.jsonl --dry-run --resume
+  mimo batch lectures/ --segment auto -j 8 -o out.jsonl
   mimo batch videos/ --schema scene.schema.json -o scenes.jsonl
   mimo batch videos/ -o out.jsonl --budget 2000000
   mimo batch videos/ -o out.jsonl --cache    (answers already in the run log are not asked again)
@@ -182,7 +183,8 @@ def batch(
         raise usage_error("- (read paths from stdin) may be given once")
     settings = opts.settings()
     prompt = prompt_of(settings)
-    every = batch_plan.plan_all(paths, fit=settings.fit, include=include or (), exclude=exclude or ())
+    converts = settings.fit or settings.segment is not None  # --segment converts the parts that need it
+    every = batch_plan.plan_all(paths, fit=converts, include=include or (), exclude=exclude or ())
     if output is not None:
         refuse_an_input(output, every)
     renamed, lines = name_apart(every, ext, out_dir) if ext else ({}, [])  # all shards: the same names
@@ -195,7 +197,7 @@ def batch(
         )
         return None
     if not items and not opts.quiet:
-        exts = " ".join(sorted(batch_plan.video_extensions(settings.fit)))
+        exts = " ".join(sorted(batch_plan.video_extensions(converts)))
         warning("no inputs found", f"directories are searched for {exts} (see --include, --exclude)")
     if opts.debug:
         st.debug = True

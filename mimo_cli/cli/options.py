@@ -258,6 +258,27 @@ class Common:
             rich_help_panel=INP,
         ),
     ] = None
+    segment: Annotated[
+        str | None,
+        typer.Option(
+            "--segment",
+            metavar="DURATION|auto",
+            help="Send a long local video in consecutive parts of this length (10m, 1h30m, 90s, mm:ss), "
+            "or auto: at most 10 min and 2,048 frames each (needs ffmpeg).",
+            show_default=False,
+            rich_help_panel=INP,
+        ),
+    ] = None
+    merge: Annotated[
+        bool | None,
+        typer.Option(
+            "--merge/--no-merge",
+            help="With --segment: one more request that merges the parts' answers into one "
+            "[default: on for ask, off for describe and batch].",
+            show_default=False,
+            rich_help_panel=INP,
+        ),
+    ] = None
     schema: Annotated[
         str | None,
         typer.Option(
@@ -381,8 +402,12 @@ class Common:
             for name in ("model", "fps", "resolution", "preset", "prompt", "system", "max_tokens",
                          "temperature", "top_p", "thinking", "extra_body", "stream", "max_inline_mb",
                          "max_download_mb", "force_mime", "fit", "start", "end", "inline_url", "base_url",
-                         "api_key", "timeout", "retries", "log", "cache", "timestamps")
+                         "api_key", "timeout", "retries", "log", "cache", "timestamps", "merge")
         }  # fmt: skip
+        if self.segment is not None:
+            from mimo_cli.segment.plan import parse_segment
+
+            options["segment"] = parse_segment(self.segment)
         options.update(self.schema_options())
         return resolve_settings(options, self.config, self.profile)
 

@@ -19,7 +19,7 @@ from mimo_cli.ffmpeg.plan import (
     plan,
     span,
 )
-from mimo_cli.ffmpeg.probe import probe
+from mimo_cli.ffmpeg.probe import Media, probe
 from mimo_cli.ffmpeg.tools import Tools, _run, reason, require
 from mimo_cli.inputs.tempfiles import release_temp, temp_file
 from mimo_cli.inputs.video import Video, data_uri_length, human_size, largest_fitting
@@ -66,31 +66,14 @@ def convert(
     out: Path | None = None
     try:
         out = temp_file("fit-", ".mp4")
-        source_kbps = size * 8 / media.duration / 1000
-        budget = TARGET * largest_fitting(limit, "video/mp4")
         if not settings.fit:  # a cut that stream copy cannot make exactly: near-transparent re-encode
             p = Plan(None, 128 if audio else 0, min(media.channels, 2) or 2, crf=CRF_CUT)
             _encode(tools, path, out, p, (start, length), audio, shown, status, length)
             _check(shown, "video/mp4", out.stat().st_size, limit)
         else:
-            p = plan(media, length, budget, source_kbps, shown)
-            for attempt in range(1, ATTEMPTS + 1):
-                _encode(
-                    tools, path, out, p, (start, length if cutting else None), audio, shown, status, length
-                )
-                got_size = out.stat().st_size
-                if data_uri_length("video/mp4", got_size) <= limit:
-                    break
-                if attempt == ATTEMPTS:
-                    raise input_error(
-                        f"{shown} could not be made to fit: after {ATTEMPTS} tries it is still "
-                        f"{human_size(got_size)}, over the {human_size(limit)} limit",
-                        "send a part of it with --start/--end, raise --max-inline-mb, or pass a public URL",
-                    )
-                # scale the budget by how much this encode missed, aiming a little lower each time
-                aim = RETRY_AIM - 0.05 * (attempt - 1)
-                budget = budget * largest_fitting(limit, "video/mp4") / got_size * aim
-                p = plan(media, length, budget, None, shown)
+            encode_to_fit(
+                tools, path, out, media, size, (start, length if cutting else None), limit, shown, status
+            )
         out_size = out.stat().st_size
         if info:
             got = probe(tools, out, shown)
@@ -104,6 +87,42 @@ def convert(
         if out is not None:
             release_temp(out)
         raise
+
+
+def encode_to_fit(
+    tools: Tools,
+    path: Path,
+    out: Path,
+    media: Media,
+    size: int,
+    span: tuple[float, float | None],
+    limit: int,
+    shown: str,
+    status: Status | None = None,
+) -> None:
+    """Encode ``span`` (start, length; length None: to the end) of ``path`` to an MP4 at ``out`` whose data
+    URI fits ``limit``: the bitrate from the duration, and again smaller (twice at most) when it missed."""
+    assert media.duration is not None
+    start, length = span
+    seconds = length if length is not None else media.duration - start
+    source_kbps = size * 8 / media.duration / 1000
+    budget = TARGET * largest_fitting(limit, "video/mp4")
+    p = plan(media, seconds, budget, source_kbps, shown)
+    for attempt in range(1, ATTEMPTS + 1):
+        _encode(tools, path, out, p, (start, length), media.audio is not None, shown, status, seconds)
+        got_size = out.stat().st_size
+        if data_uri_length("video/mp4", got_size) <= limit:
+            return
+        if attempt == ATTEMPTS:
+            raise input_error(
+                f"{shown} could not be made to fit: after {ATTEMPTS} tries it is still "
+                f"{human_size(got_size)}, over the {human_size(limit)} limit",
+                "send a part of it with --start/--end, raise --max-inline-mb, or pass a public URL",
+            )
+        # scale the budget by how much this encode missed, aiming a little lower each time
+        aim = RETRY_AIM - 0.05 * (attempt - 1)
+        budget = budget * largest_fitting(limit, "video/mp4") / got_size * aim
+        p = plan(media, seconds, budget, None, shown)
 
 
 def _copy_cut(
