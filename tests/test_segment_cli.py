@@ -310,3 +310,26 @@ def test_with_a_schema_each_part_and_the_merge_answer_one_object(
     record = json.loads(run.stdout)
     assert record["data"] == {"goals": 2}
     assert [s["data"] for s in record["segments"]] == [{"goals": 1}, {"goals": 0}, {"goals": 1}]
+
+
+@needs_ffmpeg
+def test_after_a_failed_part_cache_sends_only_that_part_and_the_merge(
+    mimo: Any, server: FakeServer, video: Path
+) -> None:
+    """Every part and the merge are in the run log: run again with --cache, and only the rest is paid."""
+    server.queue(answer("one"), error_json(400, "bad frame", "invalid_request_error"), answer("three"))
+    first = mimo("ask", str(video), "--segment", "30s", "What?", "-j", "1", "--no-stream")
+    assert first.exit_code == 1 and len(server.received) == 3
+    assert "--cache" in first.stderr  # the hint says how to send only the rest
+    server.received.clear()
+    server.queue(answer("two"), answer("the whole video"))
+    again = mimo("ask", str(video), "--segment", "30s", "What?", "-j", "1", "--no-stream", "--cache")
+    assert again.exit_code == 0, again.stderr
+    texts = [text_of(req) for req in server.received]
+    assert len(texts) == 2  # part 2 and the merge: parts 1 and 3 came from the log
+    assert "part 2 of 3" in texts[0] and server.received[1].videos() == []
+    assert again.stdout.strip() == "the whole video"
+    assert "one" in texts[1] and "three" in texts[1]  # the merge got the answers from the log too
+    server.received.clear()
+    third = mimo("ask", str(video), "--segment", "30s", "What?", "-j", "1", "--no-stream", "--cache")
+    assert third.exit_code == 0 and server.received == [] and third.stdout.strip() == "the whole video"

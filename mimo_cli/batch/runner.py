@@ -322,7 +322,8 @@ class Sender:
             prepared = pipeline.prepare(job, self.input_notice)
             done = pipeline.send(prepared, job, self.client, jobs=self.jobs, merge=bool(self.settings.merge),
                                  slots=self.slots, stopping=LinkedEvent(self.stopping),
-                                 notice=self.input_notice, structured=self.structured)  # fmt: skip
+                                 notice=self.input_notice, structured=self.structured,
+                                 recorder=self.recorder)  # fmt: skip
             return done.record()
         except MimoError as e:
             return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started)

@@ -32,9 +32,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def cache_hint(settings: Any) -> str | None:
     """With the run log on, running again with --cache re-sends only the parts that failed."""
-    import importlib.util
-
-    if importlib.util.find_spec("mimo_cli.runlog") is None or getattr(settings, "log", False) is False:
+    if not settings.log:
         return None
     return (
         "run it again with --cache: the parts that succeeded come from the run log, only the others are sent"
@@ -70,10 +68,12 @@ def run_segmented(job: Any, opts: Common, st: State, jobs: int, merge: bool) -> 
     from mimo_cli.render import answer
     from mimo_cli.render.console import print_json
     from mimo_cli.render.segments import PartsView
+    from mimo_cli.runlog.recorder import Recorder
     from mimo_cli.segment import pipeline
 
     prepared = pipeline.prepare(job, notice_for(opts.quiet))
     renderer: Any = None
+    recorder = Recorder.open(job.settings, notice_for(opts.quiet))
     try:
         if opts.dry_run:
             show_plan(prepared, merge, opts.json_out)
@@ -94,7 +94,8 @@ def run_segmented(job: Any, opts: Common, st: State, jobs: int, merge: bool) -> 
             done = pipeline.send(prepared, job, client, jobs=jobs, merge=merge, on_step=view.step,
                                  on_finished=view.finished, on_ready=view.ready,
                                  on_merge_delta=renderer.delta if renderer is not None else None,
-                                 notice=notice_for(opts.quiet), structured=structured)  # fmt: skip
+                                 notice=notice_for(opts.quiet), structured=structured,
+                                 recorder=recorder)  # fmt: skip
         error = done.error
         if opts.json_out:
             print_json(done.record())
@@ -108,6 +109,7 @@ def run_segmented(job: Any, opts: Common, st: State, jobs: int, merge: bool) -> 
         if renderer is not None:
             renderer.stop()
         prepared.close()
+        recorder.close()
 
 
 def _with_hint(error: MimoError, settings: Any) -> MimoError:

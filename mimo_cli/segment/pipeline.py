@@ -10,6 +10,7 @@ through callbacks.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from mimo_cli.inputs.resolve import resolve_input
 from mimo_cli.inputs.video import Video
 from mimo_cli.request import ChatRequest
 from mimo_cli.result import Result
+from mimo_cli.runlog.identity import InputRef, RequestKey
+from mimo_cli.runlog.recorder import NO_LOG, Recorder
 from mimo_cli.segment import cut as cutting
 from mimo_cli.segment.plan import (
     AUTO,
@@ -191,10 +194,8 @@ class Segmented:
 
     def read_events(self, notice: Notice | None = None) -> None:
         """--timestamps: each part's answer read into events on the source's timeline (its start added)."""
-        try:
-            from mimo_cli.timeline.events import parse_events
-        except ImportError:  # the timeline package (issue 12, --timestamps) is not there yet
-            return
+        from mimo_cli.timeline.events import parse_events
+
         every: list[Any] = []
         for o in self.outcomes:
             if o.value is None:
@@ -226,13 +227,24 @@ def send(
     on_merge_delta: OnDelta | None = None,
     notice: Notice | None = None,
     structured: Structured | None = None,
+    recorder: Recorder = NO_LOG,
 ) -> Segmented:
-    """Send every part (``jobs`` at a time, within ``slots``), then the merge when asked and all went well."""
+    """Send every part (``jobs`` at a time, within ``slots``), then the merge when asked and all went well.
+
+    Each part and the merge are recorded in the run log (``recorder``); with --cache a part (or the merge)
+    that has an ok answer there is taken from it, not cut nor sent: a run again after a failure sends
+    only the parts that failed."""
     started = time.monotonic()
     stopping = stopping or threading.Event()
     slots = slots or Slots(jobs)
+    logged = _PartLog(recorder, job, prepared.video)
 
     def work(part: Part) -> Result:
+        text = core.request_text(part_prompt(part, job.prompt), job.settings)
+        key = logged.key(text, part)
+        hit = recorder.lookup(key)
+        if hit is not None:
+            return core.replay(hit)
         clip = cutting.cut(prepared.tools, prepared.source, part, job.settings.inline_limit,
                            prepared.encode, on_step)  # fmt: skip
         if on_step:
@@ -240,10 +252,9 @@ def send(
         video = Video(
             label=prepared.video.label, path=clip.path, mime=clip.mime, size=clip.size, temporary=True
         )
-        text = core.request_text(part_prompt(part, job.prompt), job.settings)
         request = ChatRequest(job.settings, [video], text, json_mode=structured is not None)
         try:
-            return core.send(request, client, None, structured)
+            return logged.send(key, "part", lambda: core.send(request, client, None, structured))
         finally:
             request.close()  # removes the part's file
 
@@ -258,7 +269,7 @@ def send(
     if getattr(job.settings, "timestamps", False):
         done.read_events(notice)
     if merge and len(outcomes) > 1 and all(o.ok for o in outcomes):
-        _merge(done, client, slots, stopping, on_merge_delta, structured)
+        _merge(done, client, slots, stopping, on_merge_delta, structured, logged)
     elif merge and len(outcomes) == 1 and outcomes[0].ok:
         done.merged = outcomes[0].value  # one part: its answer is the answer, no merge to send
     done.elapsed_s = time.monotonic() - started
@@ -272,20 +283,63 @@ def _merge(
     stopping: threading.Event,
     on_delta: OnDelta | None,
     structured: Structured | None,
+    logged: _PartLog,
 ) -> None:
     """One more request, text only, with the same system prompt and model: the answer for the whole video
     (with --schema: one object for the whole video)."""
     settings = done.job.settings
     text = core.request_text(merge_prompt(done.answers(), done.job.prompt, done.duration), settings)
     request = ChatRequest(settings, [], text, json_mode=structured is not None)
+    key = logged.key(text, None)
+    hit = logged.recorder.lookup(key)
+    if hit is not None:  # shown as it was the first time
+        done.merged = core.replay(hit)
+        if on_delta is not None:
+            if done.merged.reasoning:
+                on_delta("reasoning", done.merged.reasoning)
+            on_delta("content", done.merged.answer)
+        return
     if not slots.acquire(stopping):
         done.merge_error = MimoError(Kind.INTERRUPTED, "the merge was not sent: interrupted")
         return
     try:
-        done.merged = core.send(request, client, on_delta, structured)
+        done.merged = logged.send(key, "merge", lambda: core.send(request, client, on_delta, structured))
     except MimoError as e:
         done.merge_error = MimoError(e.kind, f"the merge request failed: {e.message}", e.hint,
                                      http_status=e.http_status)  # fmt: skip
         done.merge_error.attempts = e.attempts
     finally:
         slots.release()
+
+
+class _PartLog:
+    """The run log's view of a segmented run: the source is hashed once, each part keyed by its span."""
+
+    def __init__(self, recorder: Recorder, job: core.Job, video: Video) -> None:
+        self.recorder = recorder
+        self.job = job
+        self.source = None
+        if recorder.on and video.path is not None:
+            self.source = InputRef.of_file(video.label, video.path)
+
+    def key(self, text: str, part: Part | None) -> RequestKey | None:
+        """A part's key (the source's content and the part's span), or the merge's (no video)."""
+        if not self.recorder.on or (part is not None and self.source is None):
+            return None
+        refs = (
+            []
+            if part is None or self.source is None
+            else [dataclasses.replace(self.source, start=round(part.start, 3), end=round(part.end, 3))]
+        )
+        return self.recorder.key(self.job.settings, refs, text, schema=self.job.settings.schema)
+
+    def send(self, key: RequestKey | None, kind: str, call: Callable[[], Result]) -> Result:
+        """Send, and record the request (an ok answer or its error) whatever happens."""
+        started_at = time.time()
+        try:
+            result = call()
+        except MimoError as e:
+            self.recorder.write(key, core.record(self.job, error=e), kind=kind, started_at=started_at)
+            raise
+        self.recorder.write(key, core.record(self.job, result), kind=kind, started_at=started_at)
+        return result

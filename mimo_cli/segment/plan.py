@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import bisect
 import math
-import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from mimo_cli.errors import usage_error
+from mimo_cli.timeline import times
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,42 +34,14 @@ SLACK = 0.25
 SNAP_SHARE = 0.02
 SNAP_CAP = 5.0
 
-# -- times (the timeline package has the same: mimo_cli/timeline/times.py) --------------------------------
-
-_NUMBER = r"\d+(?:\.\d*)?|\.\d+"
-_CLOCK = re.compile(rf"^(?:(?:(\d+):)?(\d+):)?({_NUMBER})$")
-_UNITS = re.compile(rf"^(?:({_NUMBER})h)?(?:({_NUMBER})m(?:in)?)?(?:({_NUMBER})s)?$", re.IGNORECASE)
-_EXAMPLES = "e.g. --segment auto, --segment 10m, --segment 1h30m, --segment 90s, --segment 15:00"
-
 
 def parse_duration(text: str, option: str = "--segment") -> float:
-    """Seconds (more than 0) from ``90``, ``90.5``, ``mm:ss``, ``h:mm:ss``, ``90s``, ``10m``, ``1h30m``."""
-    clean = text.strip()
-    clock = _CLOCK.match(clean)
-    units = _UNITS.match(clean)
-    if clock:
-        hours, minutes, secs = clock.groups()
-        if (minutes is not None and float(secs) >= 60) or (hours is not None and int(minutes) >= 60):
-            raise usage_error(
-                f"{option}: {text!r} is not a time (minutes and seconds go below 60)", _EXAMPLES
-            )
-        seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(secs)
-    elif units and any(units.groups()):
-        hours, minutes, secs = (float(g) if g else 0.0 for g in units.groups())
-        seconds = hours * 3600 + minutes * 60 + secs
-    else:
-        raise usage_error(f"{option} must be a duration or auto, got {text!r}", _EXAMPLES)
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise usage_error(f"{option} must be longer than 0 seconds, got {text!r}", _EXAMPLES)
-    return seconds
+    """Seconds (more than 0) from ``90``, ``90.5``, ``mm:ss``, ``h:mm:ss``, ``90s``, ``10m``, ``1h30m``
+    (the one time parser of :mod:`mimo_cli.timeline.times`)."""
+    return times.parse_duration(text, option)
 
 
-def clock(seconds: float) -> str:
-    """``H:MM:SS`` to the nearest second: ``0:02:00``, ``1:02:03``."""
-    whole = max(0, round(seconds))
-    minutes, secs = divmod(whole, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
+clock = times.clock  # ``H:MM:SS``, as every text output writes times
 
 
 # -- the option ---------------------------------------------------------------------------------------------
