@@ -20,6 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
+from mimo_cli.costs import estimate_of as estimate_of  # (callers ask the pipeline for it)
+from mimo_cli.costs import estimate_record as estimate_record
+from mimo_cli.costs import usage_cost
 from mimo_cli.errors import Kind, MimoError
 from mimo_cli.inputs.resolve import resolve_input
 from mimo_cli.inputs.video import Video, shorten_data_uri
@@ -30,8 +33,9 @@ from mimo_cli.runlog.identity import InputRef, RequestKey
 from mimo_cli.runlog.recorder import NO_LOG, Recorder
 from mimo_cli.schema.flow import SchemaMismatch
 from mimo_cli.settings import Settings
-from mimo_cli.timeline.events import parse_events
 from mimo_cli.timeline.events import with_instruction as with_time_instruction
+from mimo_cli.timing import add_events as add_events
+from mimo_cli.timing import timeline_span
 
 if TYPE_CHECKING:
     from mimo_cli.callbacks import Info, Notice, OnDelta, Status
@@ -276,38 +280,6 @@ def finish(
     return rec
 
 
-def timeline_span(videos: Sequence[Video], settings: Settings) -> tuple[float, float]:
-    """--timestamps: the span of the source that the videos sent cover (with several, the longest)."""
-    from mimo_cli.ffmpeg.duration import video_duration  # only --timestamps pays for importing it
-
-    start = settings.start or 0.0
-    return start, start + max(video_duration(video) for video in videos)
-
-
-def add_events(
-    result: Result, start: float, end: float, notice: Notice | None = None, what: str = ""
-) -> None:
-    """Read the answer's timed lines into ``result.events`` (on the source, ``start``..``end``), with a
-    warning for the times dropped. ``what`` names the answer in warnings (``part 3``)."""
-    timeline = parse_events(result.answer, start, end)
-    result.events = [dict(event) for event in timeline.events]
-    if notice is None:
-        return
-    prefix = f"{what}: " if what else ""
-    if timeline.dropped:
-        n = timeline.dropped
-        notice(
-            f"{prefix}{n} time{'s' if n != 1 else ''} in the answer {'were' if n != 1 else 'was'} past the "
-            "end of the video or out of order, and dropped",
-            None,
-        )
-    elif not timeline.events and result.answer.strip():
-        notice(
-            f"{prefix}no line of the answer begins with a time: no events",
-            "send it again, or reword the prompt",
-        )
-
-
 def send(
     request: ChatRequest,
     client: Client,
@@ -337,34 +309,6 @@ def send(
     if request.span is not None:  # --timestamps; ``notice`` gets the warning about times dropped
         add_events(result, *request.span, notice)
     return result
-
-
-def estimate_of(request: ChatRequest) -> Estimate:
-    """The prompt tokens a prepared request will cost, before it is sent (see :mod:`mimo_cli.estimate`)."""
-    from mimo_cli.ffmpeg.facts import request_estimate
-
-    return request_estimate(request)
-
-
-def estimate_record(est: Estimate, settings: Settings) -> dict[str, Any]:
-    """The ``estimate`` of records and ``--dry-run --json``; with prices, its input's ``cost`` too."""
-    from mimo_cli.estimate.tokens import cost
-
-    shown: dict[str, Any] = dict(est.as_dict())
-    amount = cost(est.prompt_tokens, None, settings.price_input, settings.price_output)
-    if amount is not None:
-        shown["cost"] = round(amount, 6)
-        shown["currency"] = settings.currency
-    return shown
-
-
-def usage_cost(usage: dict[str, Any] | None, settings: Settings) -> str | None:
-    """What a usage cost at the profile's prices (``¥0.0123``); None without prices or usage."""
-    from mimo_cli.estimate.tokens import cost, format_cost
-
-    n = usage_numbers(usage)
-    amount = cost(n["prompt"], n["completion"], settings.price_input, settings.price_output)
-    return None if amount is None else format_cost(amount, settings.currency)
 
 
 def send_structured(

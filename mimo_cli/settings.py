@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mimo_cli.errors import usage_error
-from mimo_cli.redact import register_secret
+from mimo_cli.extra_body import RESERVED_BODY_KEYS as RESERVED_BODY_KEYS
+from mimo_cli.extra_body import _extra_body
+from mimo_cli.extra_body import parse_extra_body as parse_extra_body
 from mimo_cli.timeline.times import parse_time as _parse_time
+from mimo_cli.urls import url_credentials as url_credentials
+from mimo_cli.urls import without_credentials as without_credentials
 
 OFFICIAL_BASE_URL = "https://api.xiaomimimo.com/v1"
 TOKEN_PLAN_BASE_URL = "https://token-plan-cn.xiaomimimo.com/v1"
@@ -159,35 +163,6 @@ MAX_INLINE_MB = 4096.0
 MAX_DOWNLOAD_MB = 1_000_000.0  # a TB
 
 
-def url_credentials(url: str) -> tuple[str, str] | None:
-    """The ``user:password`` of a URL (``http://user:password@host/v1``), each registered as a secret."""
-    import urllib.parse
-
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return None
-    if "@" not in parts.netloc:
-        return None
-    userinfo = parts.netloc.rpartition("@")[0]
-    user, _, password = userinfo.partition(":")
-    for secret in (userinfo, password, urllib.parse.unquote(password)):
-        register_secret(secret)
-    return user, password
-
-
-def without_credentials(url: str) -> str:
-    """The URL with its ``user:password@`` left out (what may be shown of it)."""
-    import urllib.parse
-
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(parts._replace(netloc=host))
-
-
 def _env_values(env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {name: env[var] for name, var in ENVIRONMENT.items() if env.get(var)}
     for name, text in values.items():
@@ -275,37 +250,6 @@ def _validate(merged: dict[str, Any]) -> None:
 
 
 _VIDEO_MIME = re.compile(r"video/[A-Za-z0-9][A-Za-z0-9.+-]*")
-#: The keys of the body mimo sets itself: ``--extra-body`` and a profile's ``extra_body`` may not.
-RESERVED_BODY_KEYS = ("model", "messages", "stream", "stream_options")
-
-
-def parse_extra_body(text: str) -> dict[str, Any]:
-    """``--extra-body JSON`` (or ``mimo config set extra_body JSON``): one JSON object."""
-    import json
-
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        raise ValueError(f"must be a JSON object, got {text!r} ({e})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"must be a JSON object, got {text!r}")
-    return data
-
-
-def _extra_body(options: Mapping[str, Any], profile: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The profile's ``extra_body`` with the keys of ``--extra-body`` over it, key by key."""
-    given = options.get("extra_body")
-    if isinstance(given, str):
-        try:
-            given = parse_extra_body(given)
-        except ValueError as e:
-            raise usage_error(
-                f"--extra-body {e}", """e.g. --extra-body '{"mm_processor_kwargs": {"max_pixels": 100352}}'"""
-            ) from None
-    base = (profile or {}).get("extra_body") or {}
-    return {**base, **(given or {})}
-
-
 _RANGES: dict[str, tuple[float, float | None]] = {
     "fps": (0.1, 10),
     "temperature": (0, 1.5),

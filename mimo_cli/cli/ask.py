@@ -122,7 +122,7 @@ def run(
 def _dry_run(job: Any, opts: Common, status: Any) -> None:
     from mimo_cli import core
     from mimo_cli.render.reports import show_dry_run
-    from mimo_cli.transport.client import preview
+    from mimo_cli.transport.headers import preview
 
     request = core.prepare(job, notice_for(opts.quiet), status=status)
     try:

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
+from mimo_cli.errors import MimoError
 from mimo_cli.timeline import times
 
 if TYPE_CHECKING:
@@ -37,8 +38,12 @@ SNAP_CAP = 5.0
 
 def parse_duration(text: str, option: str = "--segment") -> float:
     """Seconds (more than 0) from ``90``, ``90.5``, ``mm:ss``, ``h:mm:ss``, ``90s``, ``10m``, ``1h30m``
-    (the one time parser of :mod:`mimo_cli.timeline.times`)."""
-    return times.parse_duration(text, option)
+    (the one time parser of :mod:`mimo_cli.timeline.times`); the hint names ``auto`` too."""
+    try:
+        return times.parse_duration(text, option)
+    except MimoError as e:
+        e.hint = "e.g. --segment auto, --segment 10m, --segment 1h30m, --segment 90s, --segment 15:00"
+        raise
 
 
 clock = times.clock  # ``H:MM:SS``, as every text output writes times

@@ -10,11 +10,9 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
-from mimo_cli import __version__
 from mimo_cli.clock import REAL, Clock
 from mimo_cli.errors import Kind, MimoError, usage_error
 from mimo_cli.redact import StreamCleaner, StreamRedactor, redact, register_secret, shown, strip_controls
-from mimo_cli.settings import Settings, mask_key
 from mimo_cli.transport import tls
 from mimo_cli.transport.classify import (
     _CERTIFICATE,
@@ -37,6 +35,12 @@ from mimo_cli.transport.gateway import (
     too_large_hint,
 )
 from mimo_cli.transport.gateway import request_id as header_request_id
+from mimo_cli.transport.headers import (
+    _show_headers,
+    base_headers,
+    chat_headers,
+    chat_url,
+)
 from mimo_cli.transport.limits import MAX_MODELS, read_capped
 from mimo_cli.transport.response import _read_limited, read_body
 from mimo_cli.transport.retry import retry_wait
@@ -49,73 +53,10 @@ if TYPE_CHECKING:
     from mimo_cli.callbacks import Debug, Notice, OnDelta
     from mimo_cli.request import ChatRequest
     from mimo_cli.result import Result
+    from mimo_cli.settings import Settings
 
 
 MODELS_LOOKUP_TIMEOUT = 10.0  # seconds: the model error's GET /models must not hold the answer up
-_SECRET_HEADERS = {"authorization", "proxy-authorization", "x-api-key", "api-key", "cookie"}
-
-
-def _show_headers(headers: Any, arrow: str) -> list[str]:
-    lines = []
-    for name, value in headers.items():
-        if name.lower() in _SECRET_HEADERS:
-            scheme, _, token = value.partition(" ")
-            value = f"{scheme} {mask_key(token)}" if token else mask_key(value)
-        lines.append(f"{arrow} {name}: {value}")
-    return lines
-
-
-def chat_url(settings: Settings) -> str:
-    return f"{settings.base_url}/chat/completions"
-
-
-def key_header(settings: Settings) -> str | None:
-    """The key as sent, checked: a key with a space or a line break in it is a mistake, not a key."""
-    key = (settings.api_key or "").strip()
-    if not key:
-        return None
-    register_secret(key)
-    if not key.isascii() or not key.isprintable() or any(c.isspace() for c in key):
-        raise MimoError(
-            Kind.AUTH,
-            "the API key holds a space, a line break or a non-ASCII character, which no key has",
-            "set the key again, copied exactly: --api-key or MIMO_API_KEY",
-        )
-    return key
-
-
-def base_headers(settings: Settings, *, masked: bool = False) -> dict[str, str]:
-    """The headers of every request; ``masked`` for showing them (--dry-run): the key as ``sk-…abcd``."""
-    headers = {"User-Agent": f"mimo-video/{__version__}", "Accept": "application/json"}
-    if masked:
-        key = settings.api_key
-        headers["Authorization"] = f"Bearer {mask_key(key)}" if key else "(no API key set)"
-    else:
-        key = key_header(settings)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-    return headers
-
-
-def chat_headers(settings: Settings, request: ChatRequest, *, masked: bool = False) -> dict[str, str]:
-    """The headers of a chat request: the one place they are built, for sending and for --dry-run."""
-    headers = base_headers(settings, masked=masked)
-    headers["Content-Type"] = "application/json"
-    headers["Content-Length"] = str(request.content_length())
-    if settings.stream:
-        headers["Accept"] = "text/event-stream"
-    return headers
-
-
-def preview(request: ChatRequest) -> dict[str, Any]:
-    """What --dry-run shows: the request as :meth:`Client.chat` would send it, key masked, payloads cut."""
-    s = request.settings
-    return {
-        "method": "POST",
-        "url": chat_url(s),
-        "headers": chat_headers(s, request, masked=True),
-        "body": request.body(preview=True),
-    }
 
 
 class Client:
