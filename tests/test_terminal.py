@@ -81,3 +81,36 @@ def test_the_terminal_echoes_ctrl_c_again_after_the_answer(server: FakeServer) -
     code, _, terminal, attrs = run_on_a_terminal(server, stdout_too=True)
     assert code == 0 and "kitten" in terminal
     assert attrs[3] & termios.ECHOCTL
+
+
+def test_the_batch_eta_follows_the_rate_of_finished_inputs() -> None:
+    from mimo_cli.render.progress import eta
+
+    # 20 inputs, 4 jobs of 10 s: 4 finished at 10 s leave 16, 40 s more; it counts down until the next
+    assert eta(16, 4, 10.0, 0.0) == 40.0 and eta(16, 4, 10.0, 6.0) == 34.0
+    assert eta(16, 4, 10.0, 60.0) == 0.0 and eta(20, 0, 0.0, 3.0) is None
+
+
+def test_a_batch_says_which_videos_it_left_out_and_include_takes_any_extension(
+    mimo: Any, server: FakeServer, tmp_path: Any
+) -> None:
+    import shutil
+
+    media = tmp_path / "media"
+    media.mkdir()
+    shutil.copy(FIXTURES / "clip.mp4", media / "a.mp4")
+    shutil.copy(FIXTURES / "clip.webm", media / "b.webm")
+    shutil.copy(FIXTURES / "clip.mkv", media / "c.mkv")
+    shutil.copy(FIXTURES / "clip.mp4", media / "d.mqv")
+    run = mimo("batch", str(media))
+    assert run.exit_code == 0 and len(server.received) == 1
+    assert "left out 2 videos of other containers (1 .mkv, 1 .webm): --fit converts" in run.stderr
+    server.received.clear()
+    mqv = mimo("batch", str(media), "--include", "*.mqv")
+    assert mqv.exit_code == 0 and len(server.received) == 1 and "d.mqv" in mqv.stdout
+
+
+def test_ask_with_a_preset_says_why_a_question_is_no_such_file(mimo: Any, server: FakeServer) -> None:
+    run = mimo("ask", CLIP, "What is shown?", "--preset", "summary")
+    assert run.exit_code == 2 and server.received == []
+    assert "What is shown?: no such file" in run.stderr and "every argument is a video" in run.stderr

@@ -90,7 +90,31 @@ def read_lines(stream: IO[str]) -> list[str]:
     return out
 
 
-def _walk(root: str, exts: set[str]) -> tuple[list[tuple[str, bool]], int]:
+def _taken(entry: os.DirEntry[str], cut: int, exts: set[str], scan: _Scan) -> bool:
+    """Whether a file below a directory is an input: its extension is searched for, or an --include glob
+    names it (``--include '*.mqv'`` takes an extension the walk does not search by default). A video of
+    another container left out is counted, so the summary can say so."""
+    ext = os.path.splitext(entry.name)[1].lower()
+    if ext in exts:
+        return True
+    if scan.include and any(
+        fnmatch.fnmatchcase(name, glob) for glob in scan.include for name in (entry.name, entry.path[cut:])
+    ):
+        return True
+    if ext in OTHER_VIDEO_EXT:
+        scan.left_out[ext] = scan.left_out.get(ext, 0) + 1
+    return False
+
+
+class _Scan:
+    """What a walk is told (the --include globs) and tells back (videos left out, by extension)."""
+
+    def __init__(self, include: Iterable[str] = ()) -> None:
+        self.include = list(include)
+        self.left_out: dict[str, int] = {}
+
+
+def _walk(root: str, exts: set[str], scan: _Scan | None = None) -> tuple[list[tuple[str, bool]], int]:
     """The videos below a directory: ([(input as recorded, is a symlink)], where the part below root
     starts in each). Hidden entries are skipped; symlinked directories are not followed (no loops).
     One os.scandir per folder and no other system call per file (d_type tells files from folders)."""
@@ -98,6 +122,7 @@ def _walk(root: str, exts: set[str]) -> tuple[list[tuple[str, bool]], int]:
     found: list[tuple[str, bool]] = []
     stack = [root]
     splitext = os.path.splitext
+    scan = scan or _Scan()
     while stack:
         try:
             listing = os.scandir(stack.pop())
@@ -111,7 +136,7 @@ def _walk(root: str, exts: set[str]) -> tuple[list[tuple[str, bool]], int]:
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(entry.path)
                         continue
-                    if splitext(entry.name)[1].lower() not in exts:
+                    if splitext(entry.name)[1].lower() not in exts and not _taken(entry, cut, exts, scan):
                         continue
                     link = entry.is_symlink()
                     if not (link and entry.is_dir()):  # a link to a folder is not followed
@@ -166,7 +191,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 _Found = tuple[str, "str | int | None", bool, "str | None"]
 
 
-def _expand(texts: list[str], exts: set[str]) -> list[_Found]:
+def _expand(texts: list[str], exts: set[str], scan: _Scan | None = None) -> list[_Found]:
     """Every input the PATH arguments name. A real path is worked out only where two names may be one
     file: a symlink, or any file when several arguments are given. Below a directory nothing is reached
     through a symlinked folder, so a plain file's real path is the directory's joined with the rest."""
@@ -176,7 +201,7 @@ def _expand(texts: list[str], exts: set[str]) -> list[_Found]:
             found.append((text, _url_rel(text), False, text))
         elif os.path.isdir(text):
             root = text.rstrip("/") or "/"
-            walked, cut = _walk(root, exts)
+            walked, cut = _walk(root, exts, scan)
             compare = len(texts) > 1 or any(link for _, link in walked)
             real = os.path.realpath(root).rstrip(os.sep) if compare else ""
             for path, link in walked:
@@ -201,6 +226,7 @@ def plan_all(
     include: Iterable[str] = (),
     exclude: Iterable[str] = (),
     stdin: IO[str] | None = None,
+    left_out: dict[str, int] | None = None,
 ) -> list[Item]:
     """Every input of a batch, before sharding: expanded, filtered, sorted, without duplicates.
 
@@ -216,8 +242,11 @@ def plan_all(
             texts += [t for t in read_lines(stdin if stdin is not None else sys.stdin) if t != "-"]
         else:
             texts.append(text)
-    found = _expand(texts, exts)
     include, exclude = list(include), list(exclude)
+    scan = _Scan(include)
+    found = _expand(texts, exts, scan)
+    if left_out is not None:  # videos of other containers found in the directories and not taken
+        left_out.update(scan.left_out)
     if include or exclude:
         found = [f for f in found if _wanted(_as_item(f), include, exclude)]
     found = _one_name_each(found)

@@ -271,7 +271,15 @@ def ask(
             question = sys.stdin.read().strip()
         if not question.strip():
             raise usage_error("the question is empty")
-    run(ctx, inputs, question, opts, single=False, fmt=fmt, jobs=jobs)
+    try:
+        run(ctx, inputs, question, opts, single=False, fmt=fmt, jobs=jobs)
+    except MimoError as e:
+        if question is None and e.kind is Kind.INPUT and e.message.endswith(": no such file"):
+            e.hint = (
+                "with --preset or --prompt every argument is a video: to ask a question, leave them out "
+                '(mimo ask clip.mp4 "What is shown?"), or give it as --prompt "…"'
+            )
+        raise
 
 
 def _check_not_a_video(question: str) -> None:

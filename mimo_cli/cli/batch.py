@@ -184,7 +184,9 @@ def batch(
     settings = opts.settings()
     prompt = prompt_of(settings)
     converts = settings.fit or settings.segment is not None  # --segment converts the parts that need it
-    every = batch_plan.plan_all(paths, fit=converts, include=include or (), exclude=exclude or ())
+    left_out: dict[str, int] = {}
+    every = batch_plan.plan_all(paths, fit=converts, include=include or (), exclude=exclude or (),
+                                left_out=left_out)  # fmt: skip
     if output is not None:
         refuse_an_input(output, every)
     renamed, lines = name_apart(every, ext, out_dir) if ext else ({}, [])  # all shards: the same names
@@ -195,6 +197,8 @@ def batch(
         show_dry_run(
             runner.dry_run(items, settings, prompt, output, resume), settings, opts.json_out, opts.quiet
         )
+        if left_out and not opts.quiet:
+            info(_left_out_line(left_out))
         return None
     if not items and not opts.quiet:
         exts = " ".join(sorted(batch_plan.video_extensions(converts)))
@@ -207,7 +211,17 @@ def batch(
     outcome = runner.execute(items, settings, prompt, options, output=output, resume=resume, progress=progress,
                              quiet=opts.quiet, debug=debug_log(st.debugging()), clock=st.clock)  # fmt: skip
     info(outcome.summary.line())
+    if left_out and not opts.quiet:
+        info(_left_out_line(left_out))
     return _exit_code(outcome, output)
+
+
+def _left_out_line(left_out: dict[str, int]) -> str:
+    """``left out 17 videos of other containers (5 .webm, 4 .mkv …): --fit converts and sends them``."""
+    kinds = ", ".join(f"{n} {ext}" for ext, n in sorted(left_out.items(), key=lambda kv: (-kv[1], kv[0])))
+    n = sum(left_out.values())
+    return (f"left out {n} video{'s' if n != 1 else ''} of other containers ({kinds}): --fit converts and "
+            "sends them, --include GLOB takes a file of any extension")  # fmt: skip
 
 
 def _exit_code(outcome: "Outcome", output: Path | None) -> ExitCode | None:

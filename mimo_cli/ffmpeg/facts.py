@@ -26,7 +26,14 @@ if TYPE_CHECKING:
 
 
 def file_facts(path: Path) -> VideoFacts:
-    """A local file's facts: ffprobe's when it is installed and can tell, else its header's."""
+    """A local file's facts: its container header's when it tells the duration (MP4/MOV, AVI, WMV: a few
+    small reads, within 0.06 s of ffprobe's), else ffprobe's when it is installed and can tell.
+
+    The header goes first because every request is estimated before it is sent: running ffprobe for it
+    cost about 100 ms before the first byte."""
+    facts = header_facts(path)
+    if facts.duration_s:
+        return facts
     tools = ffmpeg_tools.locate()
     if tools is not None and tools.ffprobe:
         proc = ffmpeg_tools._run(
@@ -39,7 +46,7 @@ def file_facts(path: Path) -> VideoFacts:
                 return VideoFacts(
                     media.duration, media.audio is not None, media.width or None, media.height or None
                 )
-    return header_facts(path)
+    return facts
 
 
 def video_facts(video: Video) -> VideoFacts:

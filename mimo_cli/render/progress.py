@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import IO, Any
 
 from mimo_cli.batch.summary import NullProgress, Progress, Summary, skipping_line
@@ -56,11 +57,23 @@ class RichProgress:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
+            ProgressColumn,
             TextColumn,
             TimeElapsedColumn,
-            TimeRemainingColumn,
         )
         from rich.progress import Progress as Bar
+        from rich.text import Text
+
+        class Remaining(ProgressColumn):
+            """The ETA from the rate of finished inputs (see :func:`eta`), counting down between them."""
+
+            def render(self, task: Any) -> Text:
+                left = eta(int(task.remaining or 0), int(task.completed), task.fields.get("at_last", 0.0),
+                           time.monotonic() - task.fields.get("last", time.monotonic()))  # fmt: skip
+                if left is None:
+                    return Text("-:--:--", style="progress.remaining")
+                hours, rest = divmod(int(left + 0.5), 3600)
+                return Text(f"{hours}:{rest // 60:02d}:{rest % 60:02d}", style="progress.remaining")
 
         from mimo_cli.render.console import console
 
@@ -71,7 +84,7 @@ class RichProgress:
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TextColumn("ETA"),
-            TimeRemainingColumn(),
+            Remaining(),
             TextColumn("{task.fields[tokens]} tokens · {task.fields[failed]}"),
             console=self.console,
             transient=False,
@@ -82,20 +95,30 @@ class RichProgress:
         if skipped:
             self.message(skipping_line(total, skipped))
         self.task = self.bar.add_task("batch", total=total - skipped, tokens="0", failed="0 failed")
+        self.began = time.monotonic()
         self.bar.start()
 
     def finished(self, record: dict[str, Any], summary: Summary) -> None:
         if record["status"] != "ok":
             self.message(record_line(record))
-        self.bar.update(
-            self.task, advance=1, tokens=f"{summary.tokens:,}", failed=f"{summary.failed:,} failed"
-        )
+        now = time.monotonic()
+        self.bar.update(self.task, advance=1, tokens=f"{summary.tokens:,}", failed=f"{summary.failed:,} failed",
+                        at_last=now - self.began, last=now)  # fmt: skip
 
     def message(self, text: str) -> None:
         self.bar.console.print(redact(strip_controls(text)), markup=False, highlight=False, soft_wrap=True)
 
     def stop(self) -> None:
         self.bar.stop()
+
+
+def eta(remaining: int, finished: int, at_last: float, since_last: float) -> float | None:
+    """Seconds left: the inputs left finish at the rate inputs have finished so far (``finished`` in
+    ``at_last`` seconds, which counts the jobs in flight: 4 jobs of 10 s finish 4 inputs in 10 s), less the
+    time since the last one finished (so it counts down between them). None before the first finishes."""
+    if finished <= 0 or at_last <= 0:
+        return None
+    return max(0.0, remaining * at_last / finished - since_last)
 
 
 def make_progress(quiet: bool, records_on_terminal: bool) -> Progress:
