@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from mimo_cli.errors import MimoError
 
 
@@ -121,3 +123,29 @@ def usage_numbers(usage: dict[str, Any] | None) -> dict[str, int | None]:
         "reasoning": num(completion_details, "reasoning_tokens"),
         "total": num(usage, "total_tokens"),
     }
+
+
+def sum_usage(usages: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """Usage objects added field by field (nested details too); None when none was given."""
+    total: dict[str, Any] | None = None
+    for usage in usages:
+        if usage:
+            total = _add(total or {}, usage)
+    return total
+
+
+def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        mine = out.get(key)
+        if isinstance(value, dict):
+            out[key] = _add(mine if isinstance(mine, dict) else {}, value)
+        elif _number(value):
+            out[key] = (mine if _number(mine) else 0) + value
+        elif key not in out:
+            out[key] = value
+    return out
+
+
+def _number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

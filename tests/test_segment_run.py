@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from mimo_cli.errors import Kind, MimoError
+from mimo_cli.result import sum_usage
 from mimo_cli.segment.plan import Part, plan_parts
-from mimo_cli.segment.record import entry, failed_parts, overall_error, sum_usage
+from mimo_cli.segment.record import entry, failed_parts, overall_error
 from mimo_cli.segment.run import Outcome, Slots, run_parts
 
 

@@ -6,8 +6,9 @@ without ``--schema`` never pays for it.
 
 from __future__ import annotations
 
+from mimo_cli.result import sum_usage
 from mimo_cli.schema.answer import Checked, Problem, check_answer, extract_object, validate
-from mimo_cli.schema.flow import SchemaMismatch, Settled, Structured, send, settle, sum_usage
+from mimo_cli.schema.flow import SchemaMismatch, Settled, Structured, send, settle
 from mimo_cli.schema.load import CONCISE_TYPES, check_schema, concise_schema, load_schema
 from mimo_cli.schema.text import (
     instruction,

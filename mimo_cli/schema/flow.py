@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from mimo_cli.callbacks import Notice
 from mimo_cli.errors import Kind, MimoError
@@ -17,7 +17,7 @@ from mimo_cli.schema.answer import Problem, check_answer
 from mimo_cli.schema.text import refuses_response_format, repair_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
 
 class Answered(Protocol):
@@ -126,29 +126,3 @@ def _bind(repair: Callable[[str, bool], R], text: str) -> Callable[[bool], R]:
         return repair(text, json_mode)
 
     return call
-
-
-def sum_usage(usages: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
-    """Usage objects added field by field (nested details too); None when none was given."""
-    total: dict[str, Any] | None = None
-    for usage in usages:
-        if usage:
-            total = _add(total or {}, usage)
-    return total
-
-
-def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = dict(a)
-    for key, value in b.items():
-        mine = out.get(key)
-        if isinstance(value, dict):
-            out[key] = _add(mine if isinstance(mine, dict) else {}, value)
-        elif _number(value):
-            out[key] = (mine if _number(mine) else 0) + value
-        elif key not in out:
-            out[key] = value
-    return out
-
-
-def _number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -26,7 +26,7 @@ from mimo_cli.ffmpeg.tools import Tools, kill_children, require
 from mimo_cli.inputs.resolve import resolve_input
 from mimo_cli.inputs.video import Video
 from mimo_cli.request import ChatRequest
-from mimo_cli.result import Result
+from mimo_cli.result import Result, sum_usage
 from mimo_cli.runlog.identity import InputRef, RequestKey
 from mimo_cli.runlog.recorder import NO_LOG, Recorder
 from mimo_cli.segment import cut as cutting
@@ -41,7 +41,7 @@ from mimo_cli.segment.plan import (
     snap,
     snap_tolerance,
 )
-from mimo_cli.segment.record import entry, overall_error, sum_usage
+from mimo_cli.segment.record import entry, overall_error
 from mimo_cli.segment.run import Outcome, Slots, run_parts
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from mimo_cli.errors import MimoError
 from mimo_cli.segment.run import STOP_KINDS, Outcome
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
     from mimo_cli.segment.plan import Part
 
@@ -26,27 +26,6 @@ class Answer(Protocol):
     usage: dict[str, Any] | None
     attempts: int
     data: dict[str, Any] | None
-
-
-def sum_usage(usages: Iterable[dict[str, Any] | None]) -> dict[str, Any] | None:
-    """Field-by-field sum (nested objects too) of the usage objects; None when no request gave one."""
-    total: dict[str, Any] | None = None
-    for usage in usages:
-        if usage:
-            total = _add(total or {}, usage)
-    return total
-
-
-def _add(into: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
-    for key, value in usage.items():
-        if isinstance(value, dict):
-            into[key] = _add(dict(into.get(key) or {}), value)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            current = into.get(key)
-            into[key] = (current if isinstance(current, (int, float)) else 0) + value
-        elif key not in into:
-            into[key] = value
-    return into
 
 
 def entry(outcome: Outcome[Any], events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
