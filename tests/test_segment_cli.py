@@ -333,3 +333,16 @@ def test_after_a_failed_part_cache_sends_only_that_part_and_the_merge(
     server.received.clear()
     third = mimo("ask", str(video), "--segment", "30s", "What?", "-j", "1", "--no-stream", "--cache")
     assert third.exit_code == 0 and server.received == [] and third.stdout.strip() == "the whole video"
+
+
+@needs_ffmpeg
+def test_a_budget_stops_the_parts_that_would_pass_it(mimo: Any, server: FakeServer, video: Path) -> None:
+    """--budget with --segment: a part whose estimate would take the tokens used past the budget is not sent."""
+    run = mimo("describe", str(video), "--segment", "30s", "-j", "1", "--no-stream", "--json",
+               "--budget", "150")  # fmt: skip
+    record = json.loads(run.stdout)
+    statuses = [s["status"] for s in record["segments"]]
+    kinds = [(s["error"] or {}).get("kind") for s in record["segments"]]
+    assert run.exit_code == 1 and "budget" in kinds and len(server.received) == statuses.count("ok") < 3
+    plain = mimo("describe", str(video), "--budget", "100")
+    assert plain.exit_code == 2 and "--budget needs --segment" in plain.stderr

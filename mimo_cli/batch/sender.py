@@ -136,7 +136,7 @@ class Sender:
             done = pipeline.send(prepared, job, self.client, jobs=self.jobs, merge=bool(self.settings.merge),
                                  slots=self.slots, stopping=LinkedEvent(self.stopping),
                                  notice=self.input_notice, structured=self.structured,
-                                 recorder=self.recorder)  # fmt: skip
+                                 recorder=self.recorder, budget=self.budget)  # fmt: skip
             return done.record()
         except MimoError as e:
             return core.record(job, error=e, elapsed_s=self.clock.monotonic() - started)

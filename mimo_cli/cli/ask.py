@@ -58,6 +58,7 @@ def run(
     single: bool,
     fmt: str | None = None,
     jobs: int = 4,
+    budget: int | None = None,
 ) -> None:
     """Resolve the inputs, build one request, send it (or take its answer from the run log with --cache),
     render the answer and record it (see :mod:`mimo_cli.core`)."""
@@ -81,11 +82,16 @@ def run(
         settings = opts.settings()
         kind = "describe" if single else "ask"
         job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single, kind=kind)
+        if budget is not None and settings.segment is None:
+            raise usage_error(
+                "--budget needs --segment here (mimo batch takes it too)",
+                "e.g. --segment auto --budget 500000",
+            )
         if settings.segment is not None:  # a long video in parts: mimo_cli.segment
             from mimo_cli.cli.segment import run_segmented
 
             merge = settings.merge if settings.merge is not None else not single
-            failed = run_segmented(job, opts, st, jobs, merge)  # its record is printed already
+            failed = run_segmented(job, opts, st, jobs, merge, budget)  # its record is printed already
             return
         status = status_line(opts.quiet)
         if opts.dry_run:
@@ -220,9 +226,18 @@ def describe(
     opts: Common,
     fmt: FormatOption = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help=JOBS_HELP)] = 4,
+    budget: Annotated[
+        int | None,
+        typer.Option(
+            "--budget",
+            min=1,
+            metavar="TOKENS",
+            help="With --segment: send no part that would take the tokens used past TOKENS.",
+        ),
+    ] = None,
 ) -> None:
     """Describe one video, with the prompt of a preset (default: detailed)."""
-    run(ctx, [input], None, opts, single=True, fmt=fmt, jobs=jobs)
+    run(ctx, [input], None, opts, single=True, fmt=fmt, jobs=jobs, budget=budget)
 
 
 @app.command(
@@ -250,6 +265,15 @@ def ask(
     opts: Common,
     fmt: FormatOption = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help=JOBS_HELP)] = 4,
+    budget: Annotated[
+        int | None,
+        typer.Option(
+            "--budget",
+            min=1,
+            metavar="TOKENS",
+            help="With --segment: send no part that would take the tokens used past TOKENS.",
+        ),
+    ] = None,
 ) -> None:
     """Ask a question about one or more videos, sent together in one request."""
     if opts.prompt is not None or opts.preset is not None:
@@ -272,7 +296,7 @@ def ask(
         if not question.strip():
             raise usage_error("the question is empty")
     try:
-        run(ctx, inputs, question, opts, single=False, fmt=fmt, jobs=jobs)
+        run(ctx, inputs, question, opts, single=False, fmt=fmt, jobs=jobs, budget=budget)
     except MimoError as e:
         if question is None and e.kind is Kind.INPUT and e.message.endswith(": no such file"):
             e.hint = (

@@ -59,7 +59,9 @@ def show_plan(prepared: Any, merge: bool, as_json: bool) -> None:
         sys.stdout.write(f"  part {p.index}: {p.times} ({item['cut']})\n")
 
 
-def run_segmented(job: Any, opts: Common, st: State, jobs: int, merge: bool) -> MimoError | None:
+def run_segmented(
+    job: Any, opts: Common, st: State, jobs: int, merge: bool, budget: int | None = None
+) -> MimoError | None:
     """Plan, send the parts (``jobs`` at a time), merge when asked, and show it all.
 
     Returns the error of a run that was sent (its record is printed already) for the caller to raise;
@@ -95,7 +97,7 @@ def run_segmented(job: Any, opts: Common, st: State, jobs: int, merge: bool) -> 
                                  on_finished=view.finished, on_ready=view.ready,
                                  on_merge_delta=renderer.delta if renderer is not None else None,
                                  notice=notice_for(opts.quiet), structured=structured,
-                                 recorder=recorder)  # fmt: skip
+                                 recorder=recorder, budget=_budget(budget))  # fmt: skip
         error = done.error
         if opts.json_out:
             print_json(done.record())
@@ -119,3 +121,11 @@ def _with_hint(error: MimoError, settings: Any) -> MimoError:
     elif hint:
         error.hint = f"{error.hint}; {hint}"
     return error
+
+
+def _budget(tokens: int | None) -> Any:
+    if tokens is None:
+        return None
+    from mimo_cli.estimate.budget import Budget
+
+    return Budget(tokens)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from mimo_cli.callbacks import Notice, OnDelta
+    from mimo_cli.estimate.budget import Budget
     from mimo_cli.schema import Structured
     from mimo_cli.settings import Settings
     from mimo_cli.transport.client import Client
@@ -228,6 +229,7 @@ def send(
     notice: Notice | None = None,
     structured: Structured | None = None,
     recorder: Recorder = NO_LOG,
+    budget: Budget | None = None,
 ) -> Segmented:
     """Send every part (``jobs`` at a time, within ``slots``), then the merge when asked and all went well.
 
@@ -237,7 +239,7 @@ def send(
     started = time.monotonic()
     stopping = stopping or threading.Event()
     slots = slots or Slots(jobs)
-    logged = _PartLog(recorder, job, prepared.video)
+    logged = _PartLog(recorder, job, prepared.video, budget)
 
     def work(part: Part) -> Result:
         text = core.request_text(part_prompt(part, job.prompt), job.settings)
@@ -254,7 +256,8 @@ def send(
         )
         request = ChatRequest(job.settings, [video], text, json_mode=structured is not None)
         try:
-            return logged.send(key, "part", lambda: core.send(request, client, None, structured))
+            return logged.send(key, "part", lambda: core.send(request, client, None, structured), request,
+                               f"part {part.index}")  # fmt: skip
         finally:
             request.close()  # removes the part's file
 
@@ -303,7 +306,8 @@ def _merge(
         done.merge_error = MimoError(Kind.INTERRUPTED, "the merge was not sent: interrupted")
         return
     try:
-        done.merged = logged.send(key, "merge", lambda: core.send(request, client, on_delta, structured))
+        done.merged = logged.send(key, "merge", lambda: core.send(request, client, on_delta, structured),
+                                  request, "the merge")  # fmt: skip
     except MimoError as e:
         done.merge_error = MimoError(e.kind, f"the merge request failed: {e.message}", e.hint,
                                      http_status=e.http_status)  # fmt: skip
@@ -315,9 +319,10 @@ def _merge(
 class _PartLog:
     """The run log's view of a segmented run: the source is hashed once, each part keyed by its span."""
 
-    def __init__(self, recorder: Recorder, job: core.Job, video: Video) -> None:
+    def __init__(self, recorder: Recorder, job: core.Job, video: Video, budget: Budget | None = None) -> None:
         self.recorder = recorder
         self.job = job
+        self.budget = budget
         self.source = None
         if recorder.on and video.path is not None:
             self.source = InputRef.of_file(video.label, video.path)
@@ -333,13 +338,25 @@ class _PartLog:
         )
         return self.recorder.key(self.job.settings, refs, text, schema=self.job.settings.schema)
 
-    def send(self, key: RequestKey | None, kind: str, call: Callable[[], Result]) -> Result:
-        """Send, and record the request (an ok answer or its error) whatever happens."""
+    def send(
+        self, key: RequestKey | None, kind: str, call: Callable[[], Result], request: ChatRequest, label: str
+    ) -> Result:
+        """Send (with --budget, only when its estimate fits: else the ``budget`` error, nothing sent), and
+        record the request (an ok answer or its error) whatever happens."""
+        reserved = 0
+        if self.budget is not None:
+            from mimo_cli.ffmpeg.facts import charge
+
+            reserved = self.budget.reserve(charge(request, core.estimate_of(request)), label)
         started_at = time.time()
+        result = None
         try:
             result = call()
         except MimoError as e:
             self.recorder.write(key, core.record(self.job, error=e), kind=kind, started_at=started_at)
             raise
+        finally:
+            if self.budget is not None:
+                self.budget.finish(reserved, result.usage if result else None, sent=result is not None)
         self.recorder.write(key, core.record(self.job, result), kind=kind, started_at=started_at)
         return result
