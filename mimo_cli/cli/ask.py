@@ -50,6 +50,18 @@ def make_renderer(fmt: str, record_input: str | list[str], opts: Common, as_data
     return answer.make_renderer(record_input, opts.json_out, opts.reasoning, opts.quiet, as_data)
 
 
+JobsOption = Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help=JOBS_HELP)]
+BudgetOption = Annotated[
+    int | None,
+    typer.Option(
+        "--budget",
+        min=1,
+        metavar="TOKENS",
+        help="With --segment: send no part that would take the tokens used past TOKENS.",
+    ),
+]
+
+
 def run(
     ctx: typer.Context,
     inputs: list[str],
@@ -71,28 +83,18 @@ def run(
     out_format = output_format(fmt, opts)
     if opts.debug:
         st.debug = True
+    settings = opts.settings()
+    kind = "describe" if single else "ask"
+    job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single, kind=kind)
+    if settings.segment is not None or budget is not None:  # a long video in parts: mimo_cli.segment
+        _segmented(job, opts, st, jobs, budget)
+        return
     started = st.clock.monotonic()
     prepared: core.Prepared | None = None
-    job: core.Job | None = None
     recorder = NO_LOG
     status = None
     estimate = None
-    failed: MimoError | None = None
     try:
-        settings = opts.settings()
-        kind = "describe" if single else "ask"
-        job = core.Job(inputs, core.prompt_of(settings, question), settings, single=single, kind=kind)
-        if budget is not None and settings.segment is None:
-            raise usage_error(
-                "--budget needs --segment here (mimo batch takes it too)",
-                "e.g. --segment auto --budget 500000",
-            )
-        if settings.segment is not None:  # a long video in parts: mimo_cli.segment
-            from mimo_cli.cli.segment import run_segmented
-
-            merge = settings.merge if settings.merge is not None else not single
-            failed = run_segmented(job, opts, st, jobs, merge, budget)  # its record is printed already
-            return
         status = status_line(opts.quiet)
         if opts.dry_run:
             _dry_run(job, opts, status)
@@ -106,7 +108,7 @@ def run(
             core.require_key(settings)
         _answer(st, prepared, recorder, opts, status, estimate, out_format)
     except MimoError as e:
-        if job is not None and e.kind is not Kind.USAGE:
+        if e.kind is not Kind.USAGE:
             elapsed = st.clock.monotonic() - started
             kept = core.estimate_record(estimate, job.settings) if estimate is not None else None
             rec = None
@@ -121,8 +123,21 @@ def run(
         if prepared is not None:
             prepared.close()
         recorder.close()
-        if failed is not None:
-            raise failed  # a segmented run that was sent: its record is printed, its files closed
+
+
+def _segmented(job: Any, opts: Common, st: Any, jobs: int, budget: int | None) -> None:
+    """--segment: the parts, then the merge (default for ask); the record of a run that was sent is
+    printed already when its error is raised."""
+    if job.settings.segment is None:
+        raise usage_error(
+            "--budget needs --segment here (mimo batch takes it too)", "e.g. --segment auto --budget 500000"
+        )
+    from mimo_cli.cli.segment import run_segmented
+
+    merge = job.settings.merge if job.settings.merge is not None else not job.single
+    failed = run_segmented(job, opts, st, jobs, merge, budget)
+    if failed is not None:
+        raise failed
 
 
 def _dry_run(job: Any, opts: Common, status: Any) -> None:
@@ -225,16 +240,8 @@ def describe(
     ],
     opts: Common,
     fmt: FormatOption = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help=JOBS_HELP)] = 4,
-    budget: Annotated[
-        int | None,
-        typer.Option(
-            "--budget",
-            min=1,
-            metavar="TOKENS",
-            help="With --segment: send no part that would take the tokens used past TOKENS.",
-        ),
-    ] = None,
+    jobs: JobsOption = 4,
+    budget: BudgetOption = None,
 ) -> None:
     """Describe one video, with the prompt of a preset (default: detailed)."""
     run(ctx, [input], None, opts, single=True, fmt=fmt, jobs=jobs, budget=budget)
@@ -264,16 +271,8 @@ def ask(
     ],
     opts: Common,
     fmt: FormatOption = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, metavar="N", help=JOBS_HELP)] = 4,
-    budget: Annotated[
-        int | None,
-        typer.Option(
-            "--budget",
-            min=1,
-            metavar="TOKENS",
-            help="With --segment: send no part that would take the tokens used past TOKENS.",
-        ),
-    ] = None,
+    jobs: JobsOption = 4,
+    budget: BudgetOption = None,
 ) -> None:
     """Ask a question about one or more videos, sent together in one request."""
     if opts.prompt is not None or opts.preset is not None:
