@@ -41,7 +41,7 @@ from mimo_cli.transport.headers import (
     chat_headers,
     chat_url,
 )
-from mimo_cli.transport.limits import MAX_MODELS, read_capped
+from mimo_cli.transport.limits import MAX_MODELS, decoded, read_capped
 from mimo_cli.transport.response import _read_limited, read_body
 from mimo_cli.transport.retry import retry_wait
 
@@ -277,7 +277,7 @@ class Client:
         request_id = header_request_id(response.headers)
         ctype = response.headers.get("content-type", "")
         try:
-            chunks = deadline.chunks(response.iter_bytes())
+            chunks = deadline.chunks(decoded(response))
             if 300 <= status < 400:
                 location = response.headers.get("location", "")
                 raise MimoError(
@@ -352,7 +352,7 @@ class Client:
                 [f"< {response.status_code} {response.reason_phrase}", *_show_headers(response.headers, "<")]
             )
             deadline.phase = "read"
-            chunks = deadline.chunks(response.iter_bytes())
+            chunks = deadline.chunks(decoded(response))
             if response.status_code >= 400:
                 body = _read_limited(chunks, ERROR_BODY_LIMIT)
                 raise http_error(response.status_code, body, response.headers, model=None)

@@ -7,7 +7,7 @@ The sizes count decoded bytes (httpx undoes gzip, deflate and brotli before :fun
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mimo_cli.transport.classify import bad_response
 
@@ -61,3 +61,53 @@ def read_capped(chunks: Iterable[bytes], limit: int, what: str, status: int | No
     for chunk in capped(chunks, limit, what, status):
         body += chunk
     return bytes(body)
+
+
+#: The most bytes one decompression step may yield: what a chunk of a gzip bomb can grow to in memory.
+DECODED_PIECE = 1024 * 1024
+
+
+def decoded(response: Any, piece: int = DECODED_PIECE) -> Iterator[bytes]:
+    """The body of ``response``, decoded, at most ``piece`` bytes at a time whatever its compression ratio.
+
+    httpx decodes gzip and deflate a network chunk at a time: 64 KiB of a gzip bomb became 64 MiB in one
+    piece before any cap could count it. Here the raw chunks are decompressed with a bound on each step
+    (zlib's ``max_length``), so the caps of this module are what memory holds. Other encodings (br, zstd,
+    several at once) are left to httpx.
+    """
+    import zlib
+
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        yield from response.iter_bytes()
+        return
+    # gzip or zlib headers, told apart by zlib itself; deflate without a header is tried when that fails
+    inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)
+    started = False
+    for raw in response.iter_raw():
+        data = raw
+        while data:
+            try:
+                out = inflater.decompress(data, piece)
+            except zlib.error as e:
+                if started or encoding != "deflate":
+                    raise _decoding_error(e) from None
+                inflater = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as httpx's decoder tries
+                started = True
+                continue
+            started = True
+            if out:
+                yield out
+            data = inflater.unconsumed_tail
+    try:
+        rest = inflater.flush()
+    except zlib.error as e:
+        raise _decoding_error(e) from None
+    if rest:
+        yield rest
+
+
+def _decoding_error(e: Exception) -> Exception:
+    import httpx
+
+    return httpx.DecodingError(f"the compressed body is damaged: {e}")
